@@ -1,0 +1,61 @@
+# 序列模型（Sequence Models）: every workflow is one command.
+#   make book     build the site into _build/html (executes every notebook, "fast" profile)
+#   make test     the whole suite: package, notebooks, book build, assignments
+#   make release  generate exercises/ from solutions/ (all, or A=a01-embedding)
+#   make grade    autograde everything in submitted/ (all, or A=...), then feedback and grades.csv
+#   make bench    timings and quality numbers, printed as tables
+#   make serve    serve _build/html on http://localhost:8000
+#   make sync-url write the repository URL of _config.yml into every notebook's Colab cell
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+A      ?= $(notdir $(wildcard solutions/*))
+
+# CPU-sized runs unless the caller asks for more (SEQLAB_PROFILE=full make book on a GPU).
+export SEQLAB_PROFILE ?= fast
+export MPLBACKEND ?= Agg
+export PYTHONHASHSEED ?= 0
+
+.PHONY: all venv book test release grade feedback export bench serve sync-url clean
+
+all: test
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --builder html
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+release: $(STAMP)
+	@for a in $(A); do $(BIN)/nbgrader generate_assignment $$a --force || exit 1; done
+
+grade: $(STAMP)
+	@for a in $(A); do $(BIN)/nbgrader autograde $$a || exit 1; done
+	@for a in $(A); do $(BIN)/nbgrader generate_feedback $$a || exit 1; done
+	$(BIN)/nbgrader export --to grades.csv
+	@echo "grades: grades.csv, feedback: feedback/<student>/<assignment>/"
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+serve:
+	$(PY) -m http.server --directory _build/html 8000
+
+sync-url: $(STAMP)
+	$(PY) -m seqlab.course sync-url
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,21 @@
+"""nbgrader configuration of the course (run nbgrader from the repository root).
+
+solutions/<a>/<a>.ipynb is the instructor's source (solutions and hidden tests);
+`make release` writes the student version into exercises/<a>/<a>.ipynb.
+"""
+
+c = get_config()  # noqa: F821  (provided by nbgrader)
+
+c.CourseDirectory.root = "."
+c.CourseDirectory.course_id = "sequence-models"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+
+# Autograding runs the "fast" profile (seqlab.device.profile() sees NBGRADER_EXECUTION) and
+# stops any cell after this many seconds, so a runaway submission cannot stall the class.
+c.ExecutePreprocessor.timeout = 120
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -1,0 +1,99 @@
+"""Maintenance of the course's own files (for contributors, not for lessons).
+
+``python -m seqlab.course sync-url`` writes the repository URL from ``_config.yml`` into the
+Colab set-up cell (the first cell) of every book notebook; ``check`` lists notebooks whose
+set-up cell, outputs or Colab metadata are off. ``make sync-url`` runs the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+SETUP_TAG = "colab-setup"
+SETUP_TEMPLATE = """# Colab 設定：只在 Google Colab 上安裝 seqlab 與資料套件，其他環境不做任何事。
+import sys
+
+if "google.colab" in sys.modules:
+    %pip install -q "seqlab[data] @ git+{url}@{branch}\""""
+COLAB_METADATA = {"accelerator": "GPU", "colab": {"provenance": [], "gpuType": "T4"}}
+
+
+def repository(root: Path) -> tuple[str, str]:
+    """``(url, branch)`` from ``_config.yml``'s ``repository`` section."""
+    text = (root / "_config.yml").read_text(encoding="utf-8")
+    block = re.search(r"^repository:\n((?:[ \t]+.*\n?)+)", text, re.M)
+    if block is None:
+        raise ValueError("_config.yml has no 'repository:' section")
+    fields = dict(re.findall(r"^\s+(\w+):\s*(\S+)", block.group(1), re.M))
+    if "url" not in fields:
+        raise ValueError("_config.yml's repository section has no url")
+    return fields["url"].rstrip("/"), fields.get("branch", "main")
+
+
+def setup_source(root: Path) -> str:
+    url, branch = repository(root)
+    return SETUP_TEMPLATE.format(url=url, branch=branch)
+
+
+def book_notebooks(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def problems(root: Path) -> list[str]:
+    """What is wrong with the book's notebooks, as readable lines (empty when all is well)."""
+    expected = setup_source(root)
+    found = []
+    for path in book_notebooks(root):
+        nb = nbformat.read(path, as_version=4)
+        rel = path.relative_to(root)
+        first = nb.cells[0] if nb.cells else None
+        if first is None or first.cell_type != "code" or first.source != expected:
+            found.append(f"{rel}: the first cell is not the Colab set-up cell (run `make sync-url`)")
+        if any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells):
+            found.append(f"{rel}: has outputs (notebooks are committed without them)")
+        if nb.metadata.get("accelerator") != "GPU":
+            found.append(f"{rel}: metadata does not ask Colab for a GPU (accelerator: GPU)")
+    return found
+
+
+def sync_url(root: Path) -> int:
+    """Rewrite the set-up cell of every book notebook; returns how many files changed."""
+    expected = setup_source(root)
+    changed = 0
+    for path in book_notebooks(root):
+        nb = nbformat.read(path, as_version=4)
+        first = nb.cells[0] if nb.cells else None
+        if first is not None and SETUP_TAG in first.metadata.get("tags", []):
+            if first.source == expected:
+                continue
+            first.source = expected
+        else:
+            cell = nbformat.v4.new_code_cell(expected, metadata={"tags": [SETUP_TAG]})
+            nb.cells.insert(0, cell)
+        for key, value in COLAB_METADATA.items():
+            nb.metadata.setdefault(key, value)
+        nbformat.write(nb, path)
+        changed += 1
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m seqlab.course", description=__doc__)
+    parser.add_argument("command", choices=["sync-url", "check"])
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+    if args.command == "sync-url":
+        print(f"updated {sync_url(args.root)} notebook(s) to {repository(args.root)[0]}")
+        return 0
+    found = problems(args.root)
+    print("\n".join(found) if found else "all book notebooks are in order")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

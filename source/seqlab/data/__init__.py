@@ -1,0 +1,10 @@
+"""Corpora (real, offline, checked) and the code that turns them into training batches.
+
+Modules: ``cache`` (where data lives, sha256 checks), ``corpora`` (People's Daily, product
+reviews), ``skipgram`` (word2vec training pairs and negative sampling).
+"""
+
+from seqlab.data.cache import ChecksumError, MissingDataError
+from seqlab.data.corpora import peoples_daily, peoples_daily_words, product_reviews
+
+__all__ = ["ChecksumError", "MissingDataError", "peoples_daily", "peoples_daily_words", "product_reviews"]

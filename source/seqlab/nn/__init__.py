@@ -1,0 +1,1 @@
+"""From-scratch neural network modules, one concept per module (``seqlab.nn.word2vec``, ...)."""

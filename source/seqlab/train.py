@@ -1,0 +1,141 @@
+"""One training loop for every chapter: ``fit()`` reports progress and returns a history.
+
+It shows a ``tqdm.auto`` bar (a widget in Jupyter, text elsewhere) with the running loss and
+throughput, optionally clips the gradient norm, evaluates after each epoch and calls a callback.
+It never draws: ``seqlab.plot.plot_history`` draws from the returned history.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+Batch = Any
+LossFn = Callable[[torch.nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, int]"]
+
+
+@dataclass
+class History:
+    """What happened during ``fit``: one entry per epoch, plus every step's loss."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)  # mean over the epoch's items
+    seconds: list[float] = field(default_factory=list)  # wall time of the epoch
+    throughput: list[float] = field(default_factory=list)  # items per second
+    metrics: dict[str, list[float]] = field(default_factory=dict)  # from eval_fn
+    step_loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)  # before clipping, when clipping
+
+    def last(self) -> dict[str, float]:
+        """The latest epoch's numbers as one flat dict."""
+        if not self.epoch:
+            return {}
+        row = {"epoch": self.epoch[-1], "train_loss": self.train_loss[-1],
+               "seconds": self.seconds[-1], "throughput": self.throughput[-1]}
+        row.update({k: v[-1] for k, v in self.metrics.items() if v})
+        return row
+
+
+def to_device(batch: Batch, device: torch.device | str | None) -> Batch:
+    """Move a tensor, or tensors nested in tuples, lists and dicts, to ``device``."""
+    if device is None:
+        return batch
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def _count(batch: Batch) -> int:
+    first = batch[0] if isinstance(batch, (list, tuple)) else batch
+    return int(first.shape[0]) if isinstance(first, torch.Tensor) else 1
+
+
+def fit(
+    model: torch.nn.Module,
+    batches: Iterable[Batch],
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int = 1,
+    clip_grad_norm: float | None = None,
+    eval_fn: Callable[[torch.nn.Module], dict[str, float]] | None = None,
+    callback: Callable[[History], bool | None] | None = None,
+    scheduler: Any = None,
+    device: torch.device | str | None = None,
+    max_steps: int | None = None,
+    unit: str = "samples",
+    progress: bool = True,
+) -> History:
+    """Train ``model`` for ``epochs`` passes over ``batches`` and return a :class:`History`.
+
+    ``loss_fn(model, batch)`` returns the mean loss of the batch, or ``(loss, n)`` where ``n``
+    counts the items it averaged over (tokens, say) for throughput and the epoch mean.
+    ``clip_grad_norm`` rescales gradients whose total norm exceeds it. ``eval_fn(model)``
+    runs after each epoch in ``eval`` mode under ``torch.no_grad()``. ``callback(history)``
+    runs after each epoch; returning ``True`` stops training. ``max_steps`` caps the total
+    number of optimizer steps (a dry run).
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if clip_grad_norm is not None and clip_grad_norm <= 0:
+        raise ValueError(f"clip_grad_norm must be > 0 or None, got {clip_grad_norm}")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1 or None, got {max_steps}")
+    history = History()
+    steps = 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total_loss, total_items, start = 0.0, 0, time.perf_counter()
+        total = len(batches) if hasattr(batches, "__len__") else None
+        bar = tqdm(batches, total=total, desc=f"epoch {epoch}/{epochs}", disable=not progress,
+                   leave=epoch == epochs, unit="batch")
+        for batch in bar:
+            batch = to_device(batch, device)
+            out = loss_fn(model, batch)
+            loss, n = out if isinstance(out, tuple) else (out, _count(batch))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at step {steps + 1}; lower the learning rate or clip gradients")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip_grad_norm is not None:
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+                history.grad_norm.append(float(norm))
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            steps += 1
+            value = float(loss.detach())
+            history.step_loss.append(value)
+            total_loss += value * int(n)
+            total_items += int(n)
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix(loss=f"{total_loss / max(total_items, 1):.4f}",
+                            **{f"{unit}/s": f"{total_items / elapsed:,.0f}"})
+            if max_steps is not None and steps >= max_steps:
+                break
+        bar.close()
+        seconds = time.perf_counter() - start
+        history.epoch.append(epoch)
+        history.train_loss.append(total_loss / max(total_items, 1) if total_items else math.nan)
+        history.seconds.append(seconds)
+        history.throughput.append(total_items / max(seconds, 1e-9))
+        if eval_fn is not None:
+            model.eval()
+            with torch.no_grad():
+                for name, value in eval_fn(model).items():
+                    history.metrics.setdefault(name, []).append(float(value))
+        if callback is not None and callback(history):
+            break
+        if max_steps is not None and steps >= max_steps:
+            break
+    return history

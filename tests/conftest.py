@@ -1,0 +1,27 @@
+"""Shared fixtures: a private data cache per session, the repository root, the corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def pd_words():
+    """People's Daily as Traditional word lists (cached under SEQLAB_DATA after the first load)."""
+    from seqlab.data import peoples_daily_words
+
+    return peoples_daily_words()
+
+
+def pytest_configure(config):
+    os.environ.setdefault("MPLBACKEND", "Agg")
