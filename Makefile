@@ -18,6 +18,8 @@ A      ?= $(notdir $(wildcard solutions/*))
 export SEQLAB_PROFILE ?= fast
 export MPLBACKEND ?= Agg
 export PYTHONHASHSEED ?= 0
+# nbgrader and jupyter-book call tools (alembic, jupyter) by name: find them in the venv.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: all venv book test release grade feedback export bench serve sync-url clean
 

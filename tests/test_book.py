@@ -1,0 +1,104 @@
+"""The site: builds with every notebook executed (fast profile), searchable in Chinese,
+with Colab buttons, a bibliography, and numbers in the prose that the notebooks computed."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_files() -> list[str]:
+    return re.findall(r"(?:root|file):\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8"))
+
+
+NOTEBOOKS = [f for f in toc_files() if (ROOT / f"{f}.ipynb").exists()]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, SEQLAB_PROFILE="fast", MPLBACKEND="Agg",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "--builder", "html",
+                           "--path-output", str(out), "-W", "-n", "--keep-going"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    log = proc.stdout[-6000:] + proc.stderr[-6000:]
+    assert proc.returncode == 0, f"jupyter-book build failed:\n{log}"
+    return out / "_build"
+
+
+def page_text(site: Path, doc: str) -> str:
+    raw = (site / "html" / f"{doc}.html").read_text(encoding="utf-8")
+    return html.unescape(re.sub(r"<[^>]+>", " ", raw))
+
+
+def test_every_toc_entry_exists_and_there_are_notebooks():
+    for f in toc_files():
+        assert (ROOT / f"{f}.md").exists() or (ROOT / f"{f}.ipynb").exists(), f
+    assert len(NOTEBOOKS) >= 2
+
+
+@pytest.mark.parametrize("doc", NOTEBOOKS)
+def test_notebook_executed_without_errors(site, doc):
+    from jupyter_cache import get_cache
+
+    cache = get_cache(site / ".jupyter_cache")
+    records = {Path(r.uri).resolve(): r for r in cache.list_cache_records()}
+    record = records.get((ROOT / f"{doc}.ipynb").resolve())
+    assert record is not None, f"{doc} was not executed successfully"
+    assert record.data["execution_seconds"] > 0
+    raw = (site / "html" / f"{doc}.html").read_text(encoding="utf-8")
+    assert "cell_output" in raw and "Traceback" not in raw
+
+
+def test_plots_are_rendered(site):
+    raw = (site / "html" / "book/01-embedding/02-skip-gram.html").read_text(encoding="utf-8")
+    images = re.findall(r'<img[^>]+src="([^"]+\.png)"', raw)
+    assert len(images) >= 2
+    for src in images:
+        assert (site / "html" / "book/01-embedding" / src).resolve().is_file(), src
+
+
+def test_chinese_full_text_search(site):
+    text = (site / "html" / "searchindex.js").read_text(encoding="utf-8")
+    index = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    for word in ("嵌入", "詞向量", "負採樣", "獨熱編碼"):
+        assert word in index["terms"], f"search finds no page for {word}"
+    assert index["terms"]["詞向量"]  # a non-empty list of pages
+
+
+def test_colab_button_points_at_the_configured_repository(site):
+    from seqlab.course import repository
+
+    url, branch = repository(ROOT)
+    repo = url.removeprefix("https://github.com/")
+    for doc in NOTEBOOKS:
+        raw = (site / "html" / f"{doc}.html").read_text(encoding="utf-8")
+        assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/{doc}.ipynb" in raw, doc
+
+
+def test_language_bibliography_and_glossary(site):
+    index = (site / "html" / "book/00-intro/index.html").read_text(encoding="utf-8")
+    assert 'lang="zh-TW"' in index or 'lang="zh_TW"' in index
+    assert "Mikolov" in page_text(site, "book/references")
+    assert "獨熱編碼" in page_text(site, "book/glossary")
+
+
+def test_numbers_in_the_prose_are_the_ones_the_notebook_printed(site):
+    text = page_text(site, "book/01-embedding/02-skip-gram")
+    prose = re.search(r"跳躍式模型的鄰近詞 P@5 是 ([\d.]+)%、類比正確率 ([\d.]+)%；PPMI \+ SVD 分別是 ([\d.]+)% 與 ([\d.]+)%", text)
+    assert prose, "the glued sentence with the scores is missing"
+    table_sgns = re.search(r"跳躍式模型（SGNS）\s+([\d.]+)%\s+([\d.]+)%", text)
+    table_ppmi = re.search(r"PPMI \+ SVD（基準）\s+([\d.]+)%\s+([\d.]+)%", text)
+    assert table_sgns and table_ppmi
+    assert prose.groups() == table_sgns.groups() + table_ppmi.groups()
