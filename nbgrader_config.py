@@ -4,9 +4,17 @@ solutions/<a>/<a>.ipynb is the instructor's source (solutions and hidden tests);
 `make release` writes the student version into exercises/<a>/<a>.ipynb.
 """
 
+from pathlib import Path
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+from seqlab.grading import FeedbackSanitizer
+
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
-c.CourseDirectory.root = "."
+# The course directory is the folder of this file (the repository root, or a copy of it).
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.course_id = "sequence-models"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
@@ -19,3 +27,6 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 # stops any cell after this many seconds, so a runaway submission cannot stall the class.
 c.ExecutePreprocessor.timeout = 120
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Feedback shows scores and error messages, never the hidden tests or the lines around a failure.
+c.GenerateFeedback.preprocessors = [GetGrades, FeedbackSanitizer, CSSHTMLHeaderPreprocessor]
