@@ -16,7 +16,6 @@ A      ?= $(notdir $(wildcard solutions/*))
 
 # CPU-sized runs unless the caller asks for more (SEQLAB_PROFILE=full make book on a GPU).
 export SEQLAB_PROFILE ?= fast
-export MPLBACKEND ?= Agg
 export PYTHONHASHSEED ?= 0
 # nbgrader and jupyter-book call tools (alembic, jupyter) by name: find them in the venv.
 export PATH := $(abspath $(BIN)):$(PATH)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -24,4 +23,8 @@ def pd_words():
 
 
 def pytest_configure(config):
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    # Draw off-screen in this process only: an MPLBACKEND variable would leak into the notebook
+    # kernels of the book build and replace their inline backend (no plots on the site).
+    import matplotlib
+
+    matplotlib.use("Agg")

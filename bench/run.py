@@ -1,0 +1,138 @@
+"""Benchmarks of the course, printed as Markdown tables (`make bench`).
+
+1. Wall time of a fresh `jupyter-book build` (every notebook executed) and each notebook's
+   execution time, in the profile in force (SEQLAB_PROFILE, "fast" by default in make).
+2. The embedding evaluation of chapter 1: skip-gram vs PPMI + SVD on the same corpus, read
+   from the executed notebook's glued values, so it is the very run the site shows.
+3. Autograde time per submission of each assignment, for the solution and the blank exercise.
+
+Timings on a shared machine are noisy: compare numbers from one run, not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def env() -> dict[str, str]:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    env.pop("MPLBACKEND", None)  # kernels keep the inline backend, so plots are drawn as on the site
+    return env
+
+
+def machine() -> str:
+    import torch
+
+    from seqlab.device import profile
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.node()} · {os.cpu_count()} CPU cores · {gpu} · torch {torch.__version__} · "
+            f"profile {profile()}")
+
+
+def build_book(out: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run([str(BIN / "jupyter-book"), "build", ".", "--builder", "html", "--path-output", str(out)],
+                          cwd=ROOT, env=env(), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"book build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return seconds
+
+
+def glued(nb) -> dict[str, str]:
+    values = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name and "text/plain" in output.get("data", {}):
+                text = output["data"]["text/plain"]
+                try:
+                    values[name] = str(ast.literal_eval(text))
+                except (ValueError, SyntaxError):
+                    values[name] = text
+    return values
+
+
+def notebook_table(cache_path: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
+    from jupyter_cache import get_cache
+
+    cache = get_cache(cache_path)
+    rows, glue_by_nb = [], {}
+    for record in sorted(cache.list_cache_records(), key=lambda r: r.uri):
+        rel = Path(record.uri).resolve().relative_to(ROOT)
+        seconds = record.data.get("execution_seconds", float("nan"))
+        rows.append(f"| {rel} | {seconds:.1f} | {'yes' if seconds < 90 else 'NO'} |")
+        glue_by_nb[str(rel)] = glued(cache.get_cache_bundle(record.pk).nb)
+    return rows, glue_by_nb
+
+
+def grade_times(work: Path) -> list[str]:
+    import test_assignments as ta
+
+    course = work / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    rows = []
+    for a in ta.ASSIGNMENTS:
+        ta.nbgrader(course, "generate_assignment", a, "--force")
+        source = course / "solutions" / a / f"{a}.ipynb"
+        release = course / "exercises" / a / f"{a}.ipynb"
+        import nbformat
+
+        for student, nb in (("solution", ta.as_student_with_solutions(source, release)),
+                            ("blank", nbformat.read(release, as_version=4))):
+            target = course / "submitted" / student / a / f"{a}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, target)
+            start = time.perf_counter()
+            ta.nbgrader(course, "autograde", a, "--student", student, "--force")
+            rows.append(f"| {a} | {student} | {time.perf_counter() - start:.1f} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-grading", action="store_true")
+    args = parser.parse_args()
+    print(f"# Benchmarks\n\nmachine: {machine()}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        seconds = build_book(work / "site")
+        rows, glue_by_nb = notebook_table(work / "site" / "_build" / ".jupyter_cache")
+        print("## Book build\n")
+        print(f"fresh `jupyter-book build` (executing every notebook): **{seconds:.0f} s**\n")
+        print("| notebook | execution s | under 90 s |\n|---|---:|:---:|")
+        print("\n".join(rows))
+
+        g = glue_by_nb.get("book/01-embedding/02-skip-gram.ipynb", {})
+        if g:
+            print("\n## Chapter 1: word embeddings on People's Daily (1998-01), course evaluation set\n")
+            print("| method | neighbour P@5 | analogy accuracy | time s |\n|---|---:|---:|---:|")
+            print(f"| skip-gram + negative sampling ({g.get('sgns_epochs')} epochs) | {g.get('sgns_p5')} | "
+                  f"{g.get('sgns_analogy')} | {g.get('sgns_seconds')} |")
+            print(f"| PPMI + SVD (baseline) | {g.get('ppmi_p5')} | {g.get('ppmi_analogy')} | {g.get('ppmi_seconds')} |")
+            print(f"\nverdict: skip-gram {g.get('verdict')} (profile {g.get('profile_name')})")
+
+        if not args.skip_grading:
+            print("\n## Autograding (one submission each)\n")
+            print("| assignment | submission | seconds |\n|---|---|---:|")
+            print("\n".join(grade_times(work)))
+
+
+if __name__ == "__main__":
+    main()
