@@ -33,3 +33,10 @@ def test_a_fork_changes_the_url_in_one_place(root, tmp_path):
     assert "git+https://github.com/someone/my-fork@main" in first
     assert first == setup_source(tmp_path)
     assert sync_url(tmp_path) == 0  # idempotent
+
+
+def test_pages_do_not_hard_code_the_repository_url(root):
+    url, _ = repository(root)
+    pages = [p for p in (root / "book").rglob("*.md")] + [root / "README.md"]
+    offenders = [str(p.relative_to(root)) for p in pages if url in p.read_text(encoding="utf-8")]
+    assert not offenders, f"the repository URL belongs in _config.yml only; found in {offenders}"
