@@ -57,9 +57,10 @@ def glued(nb) -> dict[str, str]:
     values = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name and "text/plain" in output.get("data", {}):
-                text = output["data"]["text/plain"]
+            record = output.get("metadata", {}).get("scrapbook", {})
+            key = record.get("mime_prefix", "") + "text/plain"
+            if record.get("name") and key in output.get("data", {}):
+                name, text = record["name"], output["data"][key]
                 try:
                     values[name] = str(ast.literal_eval(text))
                 except (ValueError, SyntaxError):

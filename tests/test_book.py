@@ -7,6 +7,7 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,20 @@ def test_numbers_in_the_prose_are_the_ones_the_notebook_printed(site):
     table_ppmi = re.search(r"PPMI \+ SVD（基準）\s+([\d.]+)%\s+([\d.]+)%", text)
     assert table_sgns and table_ppmi
     assert prose.groups() == table_sgns.groups() + table_ppmi.groups()
+
+
+def test_a_notebook_that_raises_fails_the_build(tmp_path):
+    import nbformat
+
+    shutil.copy(ROOT / "_config.yml", tmp_path)
+    shutil.copy(ROOT / "references.bib", tmp_path)
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "index.md").write_text("# 首頁\n", encoding="utf-8")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 會出錯的筆記本"), nbformat.v4.new_code_cell("1 / 0")])
+    nbformat.write(nb, tmp_path / "book" / "broken.ipynb")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n  - file: book/broken\n", encoding="utf-8")
+    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "."], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"))
+    assert proc.returncode != 0
+    assert "ZeroDivisionError" in proc.stdout + proc.stderr
