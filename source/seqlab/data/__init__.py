@@ -1,7 +1,8 @@
 """Corpora (real, offline, checked) and the code that turns them into training batches.
 
 Modules: ``cache`` (where data lives, sha256 checks), ``corpora`` (People's Daily, product
-reviews), ``skipgram`` (word2vec training pairs and negative sampling).
+reviews), ``poetry`` (Tang poems via npm), ``skipgram`` (word2vec training pairs and negative
+sampling), ``synthetic`` (tasks with a known answer, such as the adding problem).
 """
 
 from seqlab.data.cache import ChecksumError, MissingDataError

