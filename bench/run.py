@@ -106,6 +106,40 @@ def grade_times(work: Path) -> list[str]:
     return rows
 
 
+def recurrent_speed(rounds: int = 5) -> list[str]:
+    """Forward + backward of our LSTM/GRU vs torch's at B=32, T=100, H=128 on the CPU, interleaved."""
+    import statistics
+
+    import torch
+    import torch.nn as nn
+
+    from seqlab.nn.recurrent import GRU, LSTM
+
+    B, T, H = 32, 100, 128
+    rows = []
+    for name, ours_cls, ref_cls in (("LSTM", LSTM, nn.LSTM), ("GRU", GRU, nn.GRU)):
+        torch.manual_seed(0)
+        ref = ref_cls(H, H, batch_first=True)
+        ours = ours_cls(H, H, batch_first=True)
+        ours.load_torch_weights(ref)
+        x = torch.randn(B, T, H)
+
+        def step(model):
+            start = time.perf_counter()
+            out, _ = model(x)
+            out.sum().backward()
+            return time.perf_counter() - start
+
+        step(ref), step(ours)  # warm-up
+        t_ref, t_ours = [], []
+        for _ in range(rounds):
+            t_ref.append(step(ref))
+            t_ours.append(step(ours))
+        r, o = statistics.median(t_ref), statistics.median(t_ours)
+        rows.append(f"| {name} | {r * 1000:.0f} | {o * 1000:.0f} | {o / r:.2f}× |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-grading", action="store_true")
@@ -128,6 +162,10 @@ def main() -> None:
                   f"{g.get('sgns_analogy')} | {g.get('sgns_seconds')} |")
             print(f"| PPMI + SVD (baseline) | {g.get('ppmi_p5')} | {g.get('ppmi_analogy')} | {g.get('ppmi_seconds')} |")
             print(f"\nverdict: skip-gram {g.get('verdict')} (profile {g.get('profile_name')})")
+
+        print("\n## Recurrent layers: seqlab vs torch, forward + backward, CPU, B=32 T=100 H=128 (median of 5)\n")
+        print("| layer | torch ms | seqlab ms | ratio |\n|---|---:|---:|---:|")
+        print("\n".join(recurrent_speed()))
 
         if not args.skip_grading:
             print("\n## Autograding (one submission each)\n")
