@@ -19,10 +19,11 @@ RECURRENT = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 class SequenceClassifier(nn.Module):
-    """Embedding + (bi)directional RNN/LSTM/GRU + linear layer on the last real time step.
+    """Embedding + RNN/LSTM/GRU + linear layer on the last real time step.
 
     ``recurrent`` picks ``seqlab``'s from-scratch layer by name, or pass ``builtin=True`` to use
-    ``torch.nn.LSTM`` and friends (same maths, faster kernels).
+    ``torch.nn.LSTM`` and friends (same maths, faster kernels). Unidirectional only: a backward
+    direction would start on the padding of shorter sequences.
     """
 
     def __init__(
@@ -33,7 +34,6 @@ class SequenceClassifier(nn.Module):
         num_classes: int,
         recurrent: str = "lstm",
         num_layers: int = 1,
-        bidirectional: bool = False,
         dropout: float = 0.0,
         pad_index: int = 0,
         builtin: bool = False,
@@ -46,18 +46,13 @@ class SequenceClassifier(nn.Module):
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_index)
         cls = getattr(nn, recurrent.upper()) if builtin else RECURRENT[recurrent]
         self.rnn = cls(embed_dim, hidden_size, num_layers=num_layers, batch_first=True,
-                       bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+                       dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
-        self.bidirectional = bidirectional
-        self.out = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
+        self.out = nn.Linear(hidden_size, num_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``tokens`` (B, T) padded ids, ``lengths`` (B,) → logits (B, num_classes)."""
         x = self.embedding(tokens)  # (B, T, E)
-        output, _ = self.rnn(x)  # (B, T, D*H)
-        B = tokens.size(0)
-        last = output[torch.arange(B), lengths.to(output.device) - 1]  # (B, D*H): forward reads to l_b - 1
-        if self.bidirectional:
-            H = output.size(-1) // 2
-            last = torch.cat([last[:, :H], output[:, 0, H:]], dim=-1)  # backward direction ends at t = 0
+        output, _ = self.rnn(x)  # (B, T, H)
+        last = output[torch.arange(tokens.size(0)), lengths.to(output.device) - 1]  # (B, H)
         return self.out(self.dropout(last))  # (B, C)
