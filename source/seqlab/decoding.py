@@ -52,3 +52,41 @@ def sample(
     probs = torch.softmax(scores, dim=-1)
     flat = probs.reshape(-1, probs.size(-1))  # (N, V)
     return torch.multinomial(flat, 1, generator=generator).view(probs.shape[:-1])
+
+
+@torch.no_grad()
+def generate(
+    model,
+    start: list[int],
+    max_len: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    eos_index: int | None = None,
+    generator: torch.Generator | None = None,
+) -> list[int]:
+    """Continue ``start`` (token ids) one token at a time with ``model.step``.
+
+    ``model.step(token (1,), state) -> (logits (1, V), state)``. Stops after ``max_len`` new
+    tokens or at ``eos_index`` (not included). ``temperature`` ≤ 0 is refused; for greedy
+    decoding use ``top_k=1``. Returns only the new tokens.
+    """
+    _check(temperature, top_k)
+    if not start:
+        raise ValueError("start must contain at least one token id")
+    if max_len < 1:
+        raise ValueError(f"max_len must be >= 1, got {max_len}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    state, logits = None, None
+    for token in start:  # read the prompt
+        logits, state = model.step(torch.tensor([token], device=device), state)
+    out: list[int] = []
+    for _ in range(max_len):
+        nxt = int(sample(logits.float().cpu(), temperature, top_k, generator))
+        if eos_index is not None and nxt == eos_index:
+            break
+        out.append(nxt)
+        logits, state = model.step(torch.tensor([nxt], device=device), state)
+    model.train(was_training)
+    return out

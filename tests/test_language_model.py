@@ -1,0 +1,61 @@
+import math
+
+import pytest
+import torch
+
+from seqlab.data.batching import pad_sequences
+from seqlab.decoding import generate
+from seqlab.device import seed_everything
+from seqlab.nn.language_model import RNNLanguageModel
+from seqlab.train import fit
+
+
+def test_pad_targets_do_not_count_and_step_equals_forward():
+    torch.manual_seed(0)
+    model = RNNLanguageModel(12, 4, 5, num_layers=2)
+    model.eval()
+    tokens = torch.tensor([[1, 4, 5, 6]])
+    logits, _ = model(tokens)
+    state, steps = None, []
+    for t in range(4):
+        step_logits, state = model.step(tokens[:, t], state)
+        steps.append(step_logits)
+    torch.testing.assert_close(torch.stack(steps, 1), logits)
+    inputs, _ = pad_sequences([[1, 4, 5], [1, 7]])
+    targets, _ = pad_sequences([[4, 5, 2], [7, 2]])
+    loss, n = model.loss(inputs, targets)
+    assert n == 5
+    full, _ = model(inputs)
+    logp = full.log_softmax(-1)
+    manual = -(logp[0, [0, 1, 2], [4, 5, 2]].sum() + logp[1, [0, 1], [7, 2]].sum()) / 5
+    torch.testing.assert_close(loss, manual)
+
+
+def test_lm_learns_a_cycle_and_generation_follows_it():
+    seed_everything(0)
+    seq = [4, 5, 6, 7] * 6
+    data = [(torch.tensor([[1] + seq[:-1]] * 8), torch.tensor([seq] * 8))] * 30
+    model = RNNLanguageModel(8, 8, 16)
+    h = fit(model, data, lambda m, b: m.loss(*b), torch.optim.Adam(model.parameters(), lr=0.02), epochs=2, progress=False)
+    assert math.exp(h.train_loss[-1]) < 1.3
+    greedy = generate(model, [1, 4], max_len=6, top_k=1)
+    assert greedy == [5, 6, 7, 4, 5, 6]
+    g1 = generate(model, [1], 10, temperature=1.5, generator=torch.Generator().manual_seed(0))
+    g2 = generate(model, [1], 10, temperature=1.5, generator=torch.Generator().manual_seed(0))
+    assert g1 == g2
+
+
+def test_generation_stops_at_eos_and_rejects_bad_arguments():
+    torch.manual_seed(0)
+    model = RNNLanguageModel(6, 4, 4)
+    with torch.no_grad():
+        model.out.bias.fill_(-10.0)
+        model.out.bias[2] = 10.0  # <eos> always
+    assert generate(model, [1], 5, eos_index=2) == []
+    assert generate(model, [1], 3) == [2, 2, 2]
+    for kwargs, message in (({"start": []}, "start"), ({"max_len": 0}, "max_len"), ({"temperature": 0.0}, "temperature")):
+        args = {"start": [1], "max_len": 3, **kwargs}
+        with pytest.raises(ValueError, match=message):
+            generate(model, **args)
+    with pytest.raises(ValueError, match="recurrent"):
+        RNNLanguageModel(5, 2, 2, recurrent="cnn")
