@@ -163,6 +163,18 @@ def main() -> None:
             print(f"| PPMI + SVD (baseline) | {g.get('ppmi_p5')} | {g.get('ppmi_analogy')} | {g.get('ppmi_seconds')} |")
             print(f"\nverdict: skip-gram {g.get('verdict')} (profile {g.get('profile_name')})")
 
+        s = glue_by_nb.get("book/03-lstm-gru/02-sentiment.ipynb", {})
+        if s:
+            print("\n## Chapter 3: review sentiment, same held-out test split\n")
+            print("| method | test accuracy |\n|---|---:|")
+            print(f"| majority class | {s.get('majority_acc')} |\n| naive Bayes (snownlp, retrained on train) | {s.get('bayes_acc')} |")
+            print(f"| LSTM, characters ({s.get('lstm_epochs')} epochs, {s.get('lstm_seconds')} s) | {s.get('lstm_acc')} |")
+
+        print("\n## Every number the notebooks glued into the prose\n")
+        for nb_path, values in glue_by_nb.items():
+            if values:
+                print(f"- {nb_path}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+
         print("\n## Recurrent layers: seqlab vs torch, forward + backward, CPU, B=32 T=100 H=128 (median of 5)\n")
         print("| layer | torch ms | seqlab ms | ratio |\n|---|---:|---:|---:|")
         print("\n".join(recurrent_speed()))
