@@ -18,17 +18,17 @@ def check_shape(x: torch.Tensor, shape: Sequence[int]) -> None:
         raise ValueError(f"expected shape {tuple(shape)}, got {tuple(x.shape)}")
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
-    """Store ``value`` as ``name`` for the book's text (myst-nb) and return it.
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Store ``value`` as ``name`` for the book's text (myst-nb).
 
     Outside a myst-nb build the value is shown when ``display`` is true, so nothing breaks on
-    Colab, where myst-nb is not installed.
+    Colab, where myst-nb is not installed. Returns None, so a ``glue(...)`` on the last line of
+    a cell prints nothing.
     """
     try:
         from myst_nb import glue as _glue
     except ImportError:
         if display:
             print(f"{name} = {value}")
-        return value
+        return
     _glue(name, value, display=display)
-    return value
