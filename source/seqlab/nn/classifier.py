@@ -13,9 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from seqlab.nn.recurrent import GRU, LSTM, RNN
-
-RECURRENT = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+from seqlab.nn.recurrent import recurrent_layer
 
 
 class SequenceClassifier(nn.Module):
@@ -39,14 +37,10 @@ class SequenceClassifier(nn.Module):
         builtin: bool = False,
     ) -> None:
         super().__init__()
-        if recurrent not in RECURRENT:
-            raise ValueError(f"recurrent must be one of {sorted(RECURRENT)}, got {recurrent!r}")
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_index)
-        cls = getattr(nn, recurrent.upper()) if builtin else RECURRENT[recurrent]
-        self.rnn = cls(embed_dim, hidden_size, num_layers=num_layers, batch_first=True,
-                       dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = recurrent_layer(recurrent, embed_dim, hidden_size, num_layers, dropout, builtin)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, num_classes)
 

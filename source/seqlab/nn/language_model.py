@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from seqlab.nn.classifier import RECURRENT
+from seqlab.nn.recurrent import recurrent_layer
 
 
 class RNNLanguageModel(nn.Module):
@@ -34,13 +34,9 @@ class RNNLanguageModel(nn.Module):
         builtin: bool = False,
     ) -> None:
         super().__init__()
-        if recurrent not in RECURRENT:
-            raise ValueError(f"recurrent must be one of {sorted(RECURRENT)}, got {recurrent!r}")
         self.pad_index = pad_index
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_index)
-        cls = getattr(nn, recurrent.upper()) if builtin else RECURRENT[recurrent]
-        self.rnn = cls(embed_dim, hidden_size, num_layers=num_layers, batch_first=True,
-                       dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = recurrent_layer(recurrent, embed_dim, hidden_size, num_layers, dropout, builtin)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, vocab_size)
 

@@ -134,3 +134,18 @@ class GRU(Recurrent):
     """Stacked GRU, the counterpart of ``torch.nn.GRU``."""
 
     cell_class = GRUCell
+
+
+LAYERS: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+def recurrent_layer(
+    name: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0, builtin: bool = False
+) -> nn.Module:
+    """A batch-first recurrent layer by name (``"rnn"``, ``"lstm"``, ``"gru"``): seqlab's own, or
+    with ``builtin=True`` the torch module of the same name (same maths, fused kernels)."""
+    if name not in LAYERS:
+        raise ValueError(f"recurrent must be one of {sorted(LAYERS)}, got {name!r}")
+    cls = getattr(nn, name.upper()) if builtin else LAYERS[name]
+    return cls(input_size, hidden_size, num_layers=num_layers, batch_first=True,
+               dropout=dropout if num_layers > 1 else 0.0)
