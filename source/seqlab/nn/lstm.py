@@ -40,13 +40,17 @@ class LSTMCell(GatedCellBase):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size, gates=4, bias=bias)
 
+    def gate_inputs(self, input: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None):
+        """The four pre-activations (i, f, g, o), each (B, H), and ``c_prev``."""
+        h_prev, c_prev = (self.zeros(input), self.zeros(input)) if hx is None else hx
+        gi, gh = self.projections(input, h_prev)  # (B, 4H) each
+        return (*(gi + gh).chunk(4, dim=1), c_prev)
+
     def forward(
         self, input: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``input`` (B, I), ``hx = (h_prev, c_prev)`` each (B, H) or None → ``(h, c)``."""
-        h_prev, c_prev = (self.zeros(input), self.zeros(input)) if hx is None else hx
-        gi, gh = self.projections(input, h_prev)  # (B, 4H) each
-        i, f, g, o = (gi + gh).chunk(4, dim=1)  # (B, H) each
+        i, f, g, o, c_prev = self.gate_inputs(input, hx)  # (B, H) each
         i, f, c_tilde, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = f * c_prev + i * c_tilde  # (B, H)
         h = o * torch.tanh(c)  # (B, H)
@@ -71,9 +75,7 @@ class PeepholeLSTMCell(LSTMCell):
     def forward(
         self, input: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        h_prev, c_prev = (self.zeros(input), self.zeros(input)) if hx is None else hx
-        gi, gh = self.projections(input, h_prev)  # (B, 4H) each
-        i, f, g, o = (gi + gh).chunk(4, dim=1)  # (B, H) each
+        i, f, g, o, c_prev = self.gate_inputs(input, hx)  # (B, H) each
         i = torch.sigmoid(i + self.weight_ci * c_prev)
         f = torch.sigmoid(f + self.weight_cf * c_prev)
         c = f * c_prev + i * torch.tanh(g)  # (B, H)
