@@ -20,6 +20,14 @@ def _unit_rows(embeddings: torch.Tensor) -> torch.Tensor:
     return F.normalize(embeddings.detach().float(), dim=1)
 
 
+def _similarities_to(unit: torch.Tensor, index: int) -> torch.Tensor:
+    """Cosine of every word with word ``index`` (V,); itself and the specials set to -2 (never chosen)."""
+    sims = unit @ unit[index]  # (V,)
+    sims[:4] = -2.0
+    sims[index] = -2.0
+    return sims
+
+
 def cosine_neighbors(
     embeddings: torch.Tensor, vocab: Vocab, word: str, k: int = 10
 ) -> list[tuple[str, float]]:
@@ -32,10 +40,7 @@ def cosine_neighbors(
         raise ValueError(f"k must be >= 1, got {k}")
     if word not in vocab:
         raise KeyError(f"{word!r} is not in the vocabulary")
-    unit = _unit_rows(embeddings)
-    sims = unit @ unit[vocab[word]]  # (V,)
-    sims[: 4] = -2.0  # specials
-    sims[vocab[word]] = -2.0
+    sims = _similarities_to(_unit_rows(embeddings), vocab[word])
     top = torch.topk(sims, min(k, len(sims) - 5))
     return [(vocab.itos[i], float(s)) for s, i in zip(top.values, top.indices)]
 
@@ -57,10 +62,7 @@ def neighbor_precision(
         if len(present) < 2:
             continue
         for w in present:
-            sims = unit @ unit[vocab[w]]
-            sims[:4] = -2.0
-            sims[vocab[w]] = -2.0
-            top = torch.topk(sims, k).indices.tolist()
+            top = torch.topk(_similarities_to(unit, vocab[w]), k).indices.tolist()
             scores.append(sum(i in ids for i in top) / min(k, len(present) - 1))
     if not scores:
         raise ValueError("no group has two words in the vocabulary")
