@@ -41,3 +41,27 @@ def test_bad_arguments(kwargs, message):
     if "temperature" in kwargs:
         with pytest.raises(ValueError, match="temperature"):
             apply_temperature(torch.tensor([0.5, 0.5]), kwargs["temperature"])
+
+
+def test_repetition_penalty_divides_positive_and_multiplies_negative_logits():
+    from seqlab.decoding import penalize_repetition
+
+    z = torch.tensor([2.0, -1.0, 0.5, 3.0])
+    out = penalize_repetition(z, [0, 1, 0], 2.0)
+    torch.testing.assert_close(out, torch.tensor([1.0, -2.0, 0.5, 3.0]))
+    assert penalize_repetition(z, [0], 1.0) is z
+    with pytest.raises(ValueError, match="repetition_penalty"):
+        penalize_repetition(z, [0], 0.5)
+
+
+def test_prompt_ids_refuses_empty_and_unknown_start_words():
+    from seqlab.decoding import prompt_ids
+    from seqlab.text import Vocab, char_tokenize
+
+    vocab = Vocab.build([list("天氣很好"), list("天天向上")])
+    assert prompt_ids(vocab, "天氣", char_tokenize) == [vocab.bos_index, vocab["天"], vocab["氣"]]
+    assert prompt_ids(vocab, ["天"], char_tokenize, add_bos=False) == [vocab["天"]]
+    with pytest.raises(ValueError, match="empty"):
+        prompt_ids(vocab, "", char_tokenize)
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        prompt_ids(vocab, "雨", char_tokenize)

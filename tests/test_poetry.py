@@ -53,3 +53,25 @@ def test_real_corpus_has_57607_tang_poems():
     poems = poetry.tang_poems()
     assert len(poems) == 57607
     assert any(p["title"] == "靜夜思" and p["author"] == "李白" for p in poems)
+    pairs = poetry.poem_titles()
+    assert 38_000 <= len(pairs) <= 40_000
+    assert {"title": "靜夜思", "author": "李白", "poem": "牀前看月光，疑是地上霜。舉頭望山月，低頭思故鄉。"} in pairs
+
+
+@pytest.mark.parametrize("title, expected", [
+    ("靜夜思", "靜夜思"), ("帝京篇十首 一", None), ("宮詞 五十七", None), ("江南雜題三十首 其五", None),
+    ("句", None), ("雜曲歌辭 車遙遙", "車遙遙"), ("秦中吟十首 重賦", "重賦"), ("頌裴長史歌（題擬）", None),
+    ("崔敷歎春物將謝恨不同覽時余方爲事牽束及往尋不遇題之留贈", None), ("", None),
+])
+def test_plain_title(title, expected):
+    assert poetry.plain_title(title) == expected
+
+
+def test_poem_titles_on_a_small_corpus(monkeypatch):
+    poems = [{"title": "靜夜思", "author": "李白", "paragraphs": ["床前明月光，疑是地上霜。", "舉頭望明月，低頭思故鄉。"]},
+             {"title": "帝京篇十首 一", "author": "太宗皇帝", "paragraphs": ["秦川雄帝宅，函谷壯皇居。"]},
+             {"title": "無題", "author": "佚名", "paragraphs": []}]
+    monkeypatch.setattr(poetry, "tang_poems", lambda: poems)
+    assert poetry.poem_titles() == [{"title": "靜夜思", "author": "李白", "poem": "床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉。"}]
+    with pytest.raises(ValueError, match="max_len"):
+        poetry.poem_titles(max_len=1)

@@ -65,3 +65,12 @@ def test_tokenizers():
     words = jieba_tokenize("我們今天學習自然語言處理")
     assert "".join(words) == "我們今天學習自然語言處理"
     assert "今天" in words and len(words) < 10
+
+
+def test_jieba_via_simplified_cuts_the_traditional_text_where_simplified_is_cut():
+    text = "廣大職工祝賀新年"
+    words = jieba_tokenize(text, via_simplified=True)
+    assert "".join(words) == text
+    assert words == ["廣大職工", "祝賀", "新年"]  # jieba on the Traditional text: 廣大職 / 工祝賀 / 新年
+    assert jieba_tokenize(text) != words
+    assert jieba_tokenize("  ", via_simplified=True) == []

@@ -3,10 +3,14 @@
 * :func:`ppmi_svd`: count-based word vectors (positive pointwise mutual information, then a
   truncated SVD), the baseline of Levy, Goldberg & Dagan (2015) for word2vec.
 * :class:`SnowNLPBayes`: snownlp's naive Bayes sentiment classifier, retrained on our split.
+* :class:`KneserNeyLM`: an interpolated Kneser-Ney word n-gram language model (Chen & Goodman
+  1999), the count-based model a neural language model has to beat.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -109,3 +113,113 @@ class SnowNLPBayes:
 
     def predict(self, texts: Sequence[str]) -> list[int]:
         return [int(p > 0.5) for p in self.predict_proba(texts)]
+
+
+class KneserNeyLM:
+    r"""Interpolated Kneser-Ney n-gram language model over token ids (Chen & Goodman 1999).
+
+    For the highest order, with counts :math:`c` and one discount :math:`D` per order,
+
+    .. math::
+
+       P(w \mid h) = \frac{\max(c(h w) - D, 0)}{c(h)}
+                    + \frac{D \, N_{1+}(h \,\bullet)}{c(h)} \, P(w \mid h')
+
+    where :math:`h'` drops the oldest word of :math:`h` and :math:`N_{1+}(h\,\bullet)` counts
+    the distinct words seen after :math:`h`. Lower orders use the same formula with
+    *continuation* counts :math:`N_{1+}(\bullet\, h w)` (in how many contexts a word appears, not
+    how often), and the unigram level is interpolated with the uniform distribution, so
+    every word except ``<pad>`` and ``<bos>`` gets some probability. :math:`D = n_1 / (n_1 + 2 n_2)`
+    per order, from the numbers of n-grams seen once and twice.
+
+    Sentences are lists of ids that already include ``<eos>`` at the end (and no ``<bos>``:
+    the model pads the context with ``bos_index``). ``step`` gives the same interface as
+    ``RNNLanguageModel.step``, so :func:`seqlab.decoding.generate` samples from both.
+    """
+
+    def __init__(self, vocab_size: int, order: int = 3, pad_index: int = 0, bos_index: int = 1) -> None:
+        if order < 1:
+            raise ValueError(f"order must be >= 1, got {order}")
+        if vocab_size < 3:
+            raise ValueError(f"vocab_size must be >= 3, got {vocab_size}")
+        self.vocab_size, self.order = vocab_size, order
+        self.pad_index, self.bos_index = pad_index, bos_index
+        self.outcomes = np.ones(vocab_size, dtype=bool)  # words that can be predicted
+        self.outcomes[[pad_index, bos_index]] = False
+        self.fitted = False
+
+    def fit(self, sentences: Sequence[Sequence[int]]) -> "KneserNeyLM":
+        n = self.order
+        highest: Counter = Counter()  # (h..., w) → count, for the highest order
+        for sentence in sentences:
+            ids = [self.bos_index] * (n - 1) + [int(t) for t in sentence]
+            if any(not 0 <= t < self.vocab_size or t in (self.pad_index, self.bos_index) for t in ids[n - 1:]):
+                raise ValueError("sentences must hold ids in [0, vocab_size), without <pad> or <bos>")
+            for i in range(n - 1, len(ids)):
+                highest[tuple(ids[i - n + 1: i + 1])] += 1
+        if not highest:
+            raise ValueError("no sentences to count")
+        # counts[k]: ngrams of length k+1 → count (highest order: raw counts; lower: continuation)
+        counts: list[Counter] = [Counter() for _ in range(n)]
+        counts[n - 1] = highest
+        for k in range(n - 1, 0, -1):
+            for gram in counts[k]:
+                counts[k - 1][gram[1:]] += 1  # one more distinct left word for gram[1:]
+        self.tables = []  # per order: context → (words array, counts array, total, distinct)
+        self.discounts = []
+        for k in range(n):
+            n1 = sum(1 for c in counts[k].values() if c == 1)
+            n2 = sum(1 for c in counts[k].values() if c == 2)
+            self.discounts.append(n1 / (n1 + 2 * n2) if n1 + n2 > 0 and n1 > 0 else 0.5)
+            by_context: dict = defaultdict(dict)
+            for gram, c in counts[k].items():
+                by_context[gram[:-1]][gram[-1]] = c
+            self.tables.append({
+                h: (np.fromiter(d.keys(), dtype=np.int64), np.fromiter(d.values(), dtype=np.float64))
+                for h, d in by_context.items()
+            })
+        self.fitted = True
+        return self
+
+    def distribution(self, context: Sequence[int]) -> np.ndarray:
+        """P(· | context) over the vocabulary as a (V,) array summing to 1."""
+        if not self.fitted:
+            raise RuntimeError("call fit() first")
+        context = ([self.bos_index] * (self.order - 1) + [int(t) for t in context])[len(context):]
+        p = self.outcomes / self.outcomes.sum()  # uniform over the predictable words
+        for k in range(self.order):  # unigram first, then longer contexts
+            h = tuple(context[len(context) - k:]) if k else ()
+            entry = self.tables[k].get(h)
+            if entry is None:
+                continue  # unseen context: keep the lower-order distribution
+            words, c = entry
+            total, d = c.sum(), self.discounts[k]
+            lower = p
+            p = lower * (d * len(words) / total)
+            p[words] += np.maximum(c - d, 0.0) / total
+        return p
+
+    def log_prob(self, sentence: Sequence[int]) -> float:
+        """Natural-log probability of a sentence (its ids including ``<eos>``)."""
+        ids = [int(t) for t in sentence]
+        return float(sum(math.log(self.distribution(ids[:i])[w]) for i, w in enumerate(ids)))
+
+    def perplexity(self, sentences: Sequence[Sequence[int]]) -> float:
+        """exp of the mean negative log-probability per predicted token (``<eos>`` included)."""
+        total, n = 0.0, 0
+        for s in sentences:
+            total -= self.log_prob(s)
+            n += len(s)
+        if n == 0:
+            raise ValueError("no tokens to score")
+        return math.exp(total / n)
+
+    def step(self, token: torch.Tensor, state=None):
+        """Like ``RNNLanguageModel.step``: ``token`` (1,) → log-probabilities (1, V) and the context
+        so far. A ``<bos>`` token starts a fresh context."""
+        context = [] if state is None else list(state)
+        t = int(token.reshape(-1)[0])
+        context = [] if t == self.bos_index else (context + [t])[-(self.order - 1):] if self.order > 1 else []
+        with np.errstate(divide="ignore"):
+            logp = torch.from_numpy(np.log(self.distribution(context))).float()
+        return logp.unsqueeze(0), tuple(context)

@@ -54,6 +54,34 @@ def sample(
     return torch.multinomial(flat, 1, generator=generator).view(probs.shape[:-1])
 
 
+def penalize_repetition(logits: torch.Tensor, previous: list[int], penalty: float) -> torch.Tensor:
+    """Make tokens already generated less likely (Keskar et al. 2019): a token's logit ``z`` in
+    ``previous`` becomes ``z / penalty`` if positive and ``z * penalty`` if negative. (V,) → (V,)."""
+    if not penalty >= 1.0:
+        raise ValueError(f"repetition_penalty must be >= 1 (1 = off), got {penalty}")
+    if penalty == 1.0 or not previous:
+        return logits
+    idx = torch.tensor(sorted(set(previous)), device=logits.device)
+    z = logits[..., idx]
+    return logits.index_copy(-1, idx, torch.where(z > 0, z / penalty, z * penalty))
+
+
+def prompt_ids(vocab, text: str | list[str], tokenize, add_bos: bool = True) -> list[int]:
+    """Token ids of a start text (``"天"``) for :func:`generate`, with ``<bos>`` first.
+
+    Refuses an empty start and a word outside the vocabulary (which the model would only see
+    as ``<unk>``) with a ValueError that names the word.
+    """
+    tokens = tokenize(text) if isinstance(text, str) else list(text)
+    if not tokens:
+        raise ValueError("the start text is empty: give at least one word, e.g. '天'")
+    unknown = [t for t in tokens if t not in vocab]
+    if unknown:
+        raise ValueError(f"start word(s) {unknown} are not in the vocabulary ({len(vocab)} tokens); "
+                         f"try a frequent word such as {vocab.itos[4:9]}")
+    return vocab.encode(tokens, add_bos=add_bos)
+
+
 @torch.no_grad()
 def generate(
     model,
@@ -63,30 +91,39 @@ def generate(
     top_k: int | None = None,
     eos_index: int | None = None,
     generator: torch.Generator | None = None,
+    repetition_penalty: float = 1.0,
 ) -> list[int]:
     """Continue ``start`` (token ids) one token at a time with ``model.step``.
 
-    ``model.step(token (1,), state) -> (logits (1, V), state)``. Stops after ``max_len`` new
-    tokens or at ``eos_index`` (not included). ``temperature`` ≤ 0 is refused; for greedy
-    decoding use ``top_k=1``. Returns only the new tokens.
+    ``model.step(token (1,), state) -> (logits (1, V), state)``: a recurrent network or any
+    other next-token model, such as the n-gram baseline. Stops after ``max_len`` new tokens or
+    at ``eos_index`` (not included). ``temperature`` ≤ 0 is refused; for greedy decoding use
+    ``top_k=1``. ``repetition_penalty`` > 1 discourages tokens already in the output (see
+    :func:`penalize_repetition`). Returns only the new tokens.
     """
     _check(temperature, top_k)
     if not start:
         raise ValueError("start must contain at least one token id")
     if max_len < 1:
         raise ValueError(f"max_len must be >= 1, got {max_len}")
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
+    if not repetition_penalty >= 1.0:
+        raise ValueError(f"repetition_penalty must be >= 1 (1 = off), got {repetition_penalty}")
+    is_module = isinstance(model, torch.nn.Module)
+    was_training = model.training if is_module else False
+    device = next(model.parameters()).device if is_module else torch.device("cpu")
+    if is_module:
+        model.eval()
     state, logits = None, None
     for token in start:  # read the prompt
         logits, state = model.step(torch.tensor([token], device=device), state)
     out: list[int] = []
     for _ in range(max_len):
-        nxt = int(sample(logits.float().cpu(), temperature, top_k, generator))
+        scores = penalize_repetition(logits[0].float().cpu(), out, repetition_penalty)  # (V,)
+        nxt = int(sample(scores, temperature, top_k, generator))
         if eos_index is not None and nxt == eos_index:
             break
         out.append(nxt)
         logits, state = model.step(torch.tensor([nxt], device=device), state)
-    model.train(was_training)
+    if is_module:
+        model.train(was_training)
     return out

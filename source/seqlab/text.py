@@ -68,9 +68,30 @@ def _jieba():
     return jieba
 
 
-def jieba_tokenize(text: str) -> list[str]:
-    """Segment Chinese text into words with jieba (precise mode), whitespace dropped."""
-    return [w for w in _jieba().lcut(text) if not w.isspace()]
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified, character by character (OpenCC ``t2s``)."""
+    return _opencc("t2s").convert(text)
+
+
+def jieba_tokenize(text: str, via_simplified: bool = False) -> list[str]:
+    """Segment Chinese text into words with jieba (precise mode), whitespace dropped.
+
+    jieba's dictionary is Simplified, so on Traditional text it misses many words (廣大職工祝賀
+    → 廣大職 / 工祝賀). With ``via_simplified=True`` the text is converted to Simplified
+    (``t2s``, one character for one), segmented there, and the original is cut at the same
+    places: 廣大 / 職工 / 祝賀. If the conversion ever changed the length, the original is
+    segmented directly.
+    """
+    jieba = _jieba()
+    if via_simplified:
+        simple = to_simplified(text)
+        if len(simple) == len(text):
+            words, start = [], 0
+            for w in jieba.lcut(simple):
+                words.append(text[start:start + len(w)])
+                start += len(w)
+            return [w for w in words if not w.isspace()]
+    return [w for w in jieba.lcut(text) if not w.isspace()]
 
 
 class Vocab:

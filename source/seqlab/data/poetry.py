@@ -66,3 +66,42 @@ def read_tang_poems(tarball: Path) -> list[dict]:
 def tang_poems() -> list[dict]:
     """The 57,607 Tang poems: dicts with ``title``, ``author`` and ``paragraphs``."""
     return cached_json(f"tang-{TARBALL_SHA256[:12]}-v1.json", lambda: read_tang_poems(poetry_tarball()))
+
+
+
+_NUMERAL = "一二三四五六七八九十百千○〇零"
+SERIES = re.compile(rf"^[其之第]?[{_NUMERAL}]+$|[{_NUMERAL}]+[首章篇]$")
+_BRACKETS = re.compile(r"[（）()\[\]【】〔〕《》<>]")
+
+
+def plain_title(title: str, max_len: int = 12) -> str | None:
+    """The title to predict, or None when the poem has none worth predicting.
+
+    A title made of parts (雜曲歌辭 車遙遙, 秦中吟十首 重賦) keeps its last part; a numbered
+    piece of a series (帝京篇十首 一, 宮詞 五十七), a fragment (句), a title with editorial
+    brackets, and one shorter than 2 or longer than ``max_len`` characters give None.
+    """
+    parts = title.split()
+    if not parts or SERIES.search(parts[-1]):
+        return None
+    last = parts[-1]
+    if _BRACKETS.search(last) or not 2 <= len(last) <= max_len:
+        return None
+    return last
+
+
+def poem_titles(max_len: int = 12) -> list[dict]:
+    """(poem, title) pairs for title generation: dicts with ``title``, ``author`` and ``poem``
+    (the lines joined), for the poems that :func:`plain_title` finds a title for (about 39k).
+
+    Split them with ``split_by_hash(pairs, key=lambda p: p["poem"])`` so that a title shared
+    by many poems (雜詩, 送人) can appear in every split but a poem in one only.
+    """
+    if max_len < 2:
+        raise ValueError(f"max_len must be >= 2, got {max_len}")
+    out = []
+    for p in tang_poems():
+        title = plain_title(p["title"], max_len)
+        if title is not None and p["paragraphs"]:
+            out.append({"title": title, "author": p["author"], "poem": "".join(p["paragraphs"])})
+    return out
