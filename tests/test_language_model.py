@@ -59,3 +59,25 @@ def test_generation_stops_at_eos_and_rejects_bad_arguments():
             generate(model, **args)
     with pytest.raises(ValueError, match="recurrent"):
         RNNLanguageModel(5, 2, 2, recurrent="cnn")
+
+
+def test_tied_weights_share_one_matrix_and_need_equal_sizes():
+    model = RNNLanguageModel(11, 8, 8, num_layers=2, tie_weights=True)
+    assert model.out.weight is model.embedding.weight
+    untied = RNNLanguageModel(11, 8, 8, num_layers=2)
+    n_tied, n_untied = (sum(p.numel() for p in m.parameters()) for m in (model, untied))
+    assert n_untied - n_tied == 11 * 8
+    logits, _ = model(torch.tensor([[1, 4, 5]]))
+    assert logits.shape == (1, 3, 11)
+    with pytest.raises(ValueError, match="tie_weights"):
+        RNNLanguageModel(11, 8, 16, tie_weights=True)
+
+
+def test_first_choices_restrict_only_the_first_new_token():
+    torch.manual_seed(0)
+    model = RNNLanguageModel(9, 4, 4)
+    for seed in range(5):
+        out = generate(model, [1], 4, generator=torch.Generator().manual_seed(seed), first_choices=[6, 7])
+        assert out[0] in (6, 7)
+    with pytest.raises(ValueError, match="first_choices"):
+        generate(model, [1], 4, first_choices=[])

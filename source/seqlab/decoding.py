@@ -92,6 +92,7 @@ def generate(
     eos_index: int | None = None,
     generator: torch.Generator | None = None,
     repetition_penalty: float = 1.0,
+    first_choices: list[int] | None = None,
 ) -> list[int]:
     """Continue ``start`` (token ids) one token at a time with ``model.step``.
 
@@ -99,7 +100,8 @@ def generate(
     other next-token model, such as the n-gram baseline. Stops after ``max_len`` new tokens or
     at ``eos_index`` (not included). ``temperature`` ≤ 0 is refused; for greedy decoding use
     ``top_k=1``. ``repetition_penalty`` > 1 discourages tokens already in the output (see
-    :func:`penalize_repetition`). Returns only the new tokens.
+    :func:`penalize_repetition`). ``first_choices`` restricts the first new token to these ids
+    (e.g. every word that starts with 天, when 天 alone is not a word). Returns only the new tokens.
     """
     _check(temperature, top_k)
     if not start:
@@ -108,6 +110,8 @@ def generate(
         raise ValueError(f"max_len must be >= 1, got {max_len}")
     if not repetition_penalty >= 1.0:
         raise ValueError(f"repetition_penalty must be >= 1 (1 = off), got {repetition_penalty}")
+    if first_choices is not None and not first_choices:
+        raise ValueError("first_choices must be None or a non-empty list of token ids")
     is_module = isinstance(model, torch.nn.Module)
     was_training = model.training if is_module else False
     device = next(model.parameters()).device if is_module else torch.device("cpu")
@@ -119,6 +123,10 @@ def generate(
     out: list[int] = []
     for _ in range(max_len):
         scores = penalize_repetition(logits[0].float().cpu(), out, repetition_penalty)  # (V,)
+        if first_choices is not None and not out:
+            allowed = torch.full_like(scores, float("-inf"))
+            allowed[first_choices] = 0.0
+            scores = scores + allowed
         nxt = int(sample(scores, temperature, top_k, generator))
         if eos_index is not None and nxt == eos_index:
             break

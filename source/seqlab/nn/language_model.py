@@ -20,7 +20,11 @@ from seqlab.nn.recurrent import recurrent_layer
 
 
 class RNNLanguageModel(nn.Module):
-    """Token-level language model (the architecture of lecture 004: embedding + stacked LSTM + dropout + dense)."""
+    """Token-level language model (the architecture of lecture 004: embedding + stacked LSTM + dropout + dense).
+
+    ``tie_weights=True`` makes the output layer use the embedding matrix (needs
+    ``embed_dim == hidden_size``): fewer parameters, and on small corpora a lower perplexity.
+    """
 
     def __init__(
         self,
@@ -32,13 +36,18 @@ class RNNLanguageModel(nn.Module):
         recurrent: str = "lstm",
         pad_index: int = 0,
         builtin: bool = False,
+        tie_weights: bool = False,
     ) -> None:
         super().__init__()
+        if tie_weights and embed_dim != hidden_size:
+            raise ValueError(f"tie_weights needs embed_dim == hidden_size, got {embed_dim} and {hidden_size}")
         self.pad_index = pad_index
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_index)
         self.rnn = recurrent_layer(recurrent, embed_dim, hidden_size, num_layers, dropout, builtin)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, vocab_size)
+        if tie_weights:  # one (V, E) matrix reads words in and scores them out (Press & Wolf 2017)
+            self.out.weight = self.embedding.weight
 
     def forward(self, tokens: torch.Tensor, state=None):
         """``tokens`` (B, T) → logits (B, T, V) and the final recurrent state."""
