@@ -57,6 +57,7 @@ serve:
 
 sync-url: $(STAMP)
 	$(PY) -m seqlab.course sync-url
+	$(MAKE) release
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1,7 +1,8 @@
 """Maintenance of the course's own files (for contributors, not for lessons).
 
 ``python -m seqlab.course sync-url`` writes the repository URL from ``_config.yml`` into the
-Colab set-up cell (the first cell) of every book notebook; ``check`` lists notebooks whose
+Colab set-up cell (the first cell) of every book notebook and of every assignment source that
+has one (then `make release` regenerates exercises/); ``check`` lists notebooks whose
 set-up cell, outputs or Colab metadata are off. ``make sync-url`` runs the first.
 """
 
@@ -44,6 +45,17 @@ def book_notebooks(root: Path) -> list[Path]:
     return sorted(p for p in (root / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
+def assignment_sources_with_setup(root: Path) -> list[Path]:
+    """Instructor notebooks (solutions/) whose first cell is a tagged Colab set-up cell: the
+    assignments that need seqlab's data on Colab. Their exercises/ copy follows via `make release`."""
+    found = []
+    for path in sorted((root / "solutions").glob("*/*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        if cells and SETUP_TAG in cells[0].metadata.get("tags", []):
+            found.append(path)
+    return found
+
+
 def problems(root: Path) -> list[str]:
     """What is wrong with the book's notebooks, as readable lines (empty when all is well)."""
     expected = setup_source(root)
@@ -58,6 +70,9 @@ def problems(root: Path) -> list[str]:
             found.append(f"{rel}: has outputs (notebooks are committed without them)")
         if nb.metadata.get("accelerator") != "GPU":
             found.append(f"{rel}: metadata does not ask Colab for a GPU (accelerator: GPU)")
+    for path in assignment_sources_with_setup(root):
+        if nbformat.read(path, as_version=4).cells[0].source != expected:
+            found.append(f"{path.relative_to(root)}: the Colab set-up cell is out of date (run `make sync-url`)")
     return found
 
 
@@ -79,6 +94,12 @@ def sync_url(root: Path) -> int:
             nb.metadata.setdefault(key, value)
         nbformat.write(nb, path)
         changed += 1
+    for path in assignment_sources_with_setup(root):
+        nb = nbformat.read(path, as_version=4)
+        if nb.cells[0].source != expected:
+            nb.cells[0].source = expected
+            nbformat.write(nb, path)
+            changed += 1
     return changed
 
 
