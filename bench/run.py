@@ -4,7 +4,9 @@
    execution time, in the profile in force (SEQLAB_PROFILE, "fast" by default in make).
 2. The embedding evaluation of chapter 1: skip-gram vs PPMI + SVD on the same corpus, read
    from the executed notebook's glued values, so it is the very run the site shows.
-3. Autograde time per submission of each assignment, for the solution and the blank exercise.
+3. Chapter 3: sentiment accuracy and the title generator's perplexities (LSTM vs Kneser-Ney),
+   also read from the executed notebooks.
+4. Autograde time per submission of each assignment, for the solution and the blank exercise.
 
 Timings on a shared machine are noisy: compare numbers from one run, not across runs.
 """
@@ -169,6 +171,18 @@ def main() -> None:
             print("| method | test accuracy |\n|---|---:|")
             print(f"| majority class | {s.get('majority_acc')} |\n| naive Bayes (snownlp, retrained on train) | {s.get('bayes_acc')} |")
             print(f"| LSTM, characters ({s.get('lstm_epochs')} epochs, {s.get('lstm_seconds')} s) | {s.get('lstm_acc')} |")
+
+        t = glue_by_nb.get("book/03-lstm-gru/04-title-generator.ipynb", {})
+        if t:
+            print("\n## Chapter 3: title generator, People's Daily headlines, same fixed split\n")
+            print("| model | validation perplexity | test perplexity |\n|---|---:|---:|")
+            for key, name in (("kn1", "Kneser-Ney unigram"), ("kn3", "Kneser-Ney trigram (baseline)"),
+                              ("untied", "2-layer LSTM, untied"), ("lstm", "2-layer LSTM, tied weights"),
+                              ("mix", f"interpolation LSTM + KN (lambda {t.get('best_lambda')})")):
+                print(f"| {name} | {t.get(f'ppl_{key}_valid')} | {t.get(f'ppl_{key}_test')} |")
+            print(f"\nLSTM: {t.get('n_epochs')} epochs, {t.get('train_seconds')} s; test winner: {t.get('winner_test')}; "
+                  f"paired bootstrap 95% interval of LSTM - KN test perplexity: [{t.get('boot_low')}, {t.get('boot_high')}] "
+                  f"({t.get('boot_verdict')})")
 
         print("\n## Every number the notebooks glued into the prose\n")
         for nb_path, values in glue_by_nb.items():
