@@ -81,3 +81,18 @@ def test_first_choices_restrict_only_the_first_new_token():
         assert out[0] in (6, 7)
     with pytest.raises(ValueError, match="first_choices"):
         generate(model, [1], 4, first_choices=[])
+
+
+def test_suppressed_ids_are_never_generated_and_the_prompt_counts_for_the_penalty():
+    torch.manual_seed(0)
+    model = RNNLanguageModel(9, 4, 4)
+    with torch.no_grad():
+        model.out.bias.fill_(0.0)
+        model.out.bias[5] = 50.0  # the model always wants token 5
+    assert generate(model, [1], 3, top_k=1) == [5, 5, 5]
+    assert 5 not in generate(model, [1], 6, suppress=[5], generator=torch.Generator().manual_seed(0))
+    # a prompt that already holds 5 lowers it once the penalty is strong enough
+    assert generate(model, [1, 5], 1, top_k=1, repetition_penalty=1e3)[0] != 5
+    assert generate(model, [1], 1, top_k=1, repetition_penalty=1e3) == [5]
+    with pytest.raises(ValueError, match="suppress"):
+        generate(model, [1], 3, first_choices=[5], suppress=[5])

@@ -93,15 +93,18 @@ def generate(
     generator: torch.Generator | None = None,
     repetition_penalty: float = 1.0,
     first_choices: list[int] | None = None,
+    suppress: list[int] | None = None,
 ) -> list[int]:
     """Continue ``start`` (token ids) one token at a time with ``model.step``.
 
     ``model.step(token (1,), state) -> (logits (1, V), state)``: a recurrent network or any
     other next-token model, such as the n-gram baseline. Stops after ``max_len`` new tokens or
     at ``eos_index`` (not included). ``temperature`` ≤ 0 is refused; for greedy decoding use
-    ``top_k=1``. ``repetition_penalty`` > 1 discourages tokens already in the output (see
-    :func:`penalize_repetition`). ``first_choices`` restricts the first new token to these ids
-    (e.g. every word that starts with 天, when 天 alone is not a word). Returns only the new tokens.
+    ``top_k=1``. ``repetition_penalty`` > 1 discourages tokens already in the prompt or the output
+    (see :func:`penalize_repetition`; the prompt counts, as in CTRL). ``first_choices`` restricts
+    the first new token to these ids (e.g. every word that starts with 天, when 天 alone is not a
+    word); ``suppress`` bans these ids at every step (e.g. ``<unk>``). Both set the banned scores
+    to -inf before sampling. Returns only the new tokens.
     """
     _check(temperature, top_k)
     if not start:
@@ -112,6 +115,8 @@ def generate(
         raise ValueError(f"repetition_penalty must be >= 1 (1 = off), got {repetition_penalty}")
     if first_choices is not None and not first_choices:
         raise ValueError("first_choices must be None or a non-empty list of token ids")
+    if first_choices is not None and suppress is not None and not set(first_choices) - set(suppress):
+        raise ValueError("suppress bans every id in first_choices: nothing is left to start with")
     is_module = isinstance(model, torch.nn.Module)
     was_training = model.training if is_module else False
     device = next(model.parameters()).device if is_module else torch.device("cpu")
@@ -122,7 +127,9 @@ def generate(
         logits, state = model.step(torch.tensor([token], device=device), state)
     out: list[int] = []
     for _ in range(max_len):
-        scores = penalize_repetition(logits[0].float().cpu(), out, repetition_penalty)  # (V,)
+        scores = penalize_repetition(logits[0].float().cpu(), list(start) + out, repetition_penalty)  # (V,)
+        if suppress:
+            scores = scores.index_fill(-1, torch.tensor(suppress), float("-inf"))
         if first_choices is not None and not out:
             allowed = torch.full_like(scores, float("-inf"))
             allowed[first_choices] = 0.0
