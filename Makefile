@@ -2,7 +2,9 @@
 #   make book     build the site into _build/html (executes every notebook, "fast" profile)
 #   make test     the whole suite: package, notebooks, book build, assignments
 #   make release  generate exercises/ from solutions/ (all, or A=a01-embedding)
-#   make grade    autograde everything in submitted/ (all, or A=...), then feedback and grades.csv
+#   make collect  copy a folder or LMS zip of notebooks into submitted/ (A=..., FROM=...)
+#   make grade    check, repair and autograde every submission in parallel (all, or A=...)
+#   make feedback feedback HTML per student;  make export  grades.csv
 #   make bench    timings and quality numbers, printed as tables
 #   make serve    serve _build/html on http://localhost:8000
 #   make sync-url write the repository URL of _config.yml into every notebook's Colab cell
@@ -20,7 +22,7 @@ export PYTHONHASHSEED ?= 0
 # nbgrader and jupyter-book call tools (alembic, jupyter) by name: find them in the venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: all venv book test release grade feedback export bench serve sync-url clean
+.PHONY: all venv book test release collect grade feedback export bench serve sync-url clean
 
 all: test
 
@@ -43,11 +45,18 @@ test: $(STAMP)
 release: $(STAMP)
 	@for a in $(A); do $(BIN)/nbgrader generate_assignment $$a --force || exit 1; done
 
+collect: $(STAMP)
+	@test -n "$(FROM)" || { echo "usage: make collect A=<assignment> FROM=<folder or LMS zip> [PATTERN=<regex>]"; exit 2; }
+	$(PY) -m seqlab.grading collect $(A) "$(FROM)" $(if $(PATTERN),--pattern '$(PATTERN)')
+
 grade: $(STAMP)
-	@for a in $(A); do $(BIN)/nbgrader autograde $$a || exit 1; done
-	@for a in $(A); do $(BIN)/nbgrader generate_feedback $$a || exit 1; done
-	$(BIN)/nbgrader export --to grades.csv
-	@echo "grades: grades.csv, feedback: feedback/<student>/<assignment>/"
+	$(PY) -m seqlab.grading grade $(A) $(if $(WORKERS),--workers $(WORKERS))
+
+feedback: $(STAMP)
+	$(PY) -m seqlab.grading feedback $(A)
+
+export: $(STAMP)
+	$(PY) -m seqlab.grading export
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -6,10 +6,11 @@ solutions/<a>/<a>.ipynb is the instructor's source (solutions and hidden tests);
 
 from pathlib import Path
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, GetGrades, IgnorePattern,
+                                    LimitOutput, SaveAutoGrades)
 
-from seqlab.grading import FeedbackSanitizer
+from seqlab.grading import FeedbackSanitizer, TruncateOutput
 
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
@@ -26,6 +27,13 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 # Autograding runs the "fast" profile (seqlab.device.profile() sees NBGRADER_EXECUTION) and
 # stops any cell after this many seconds, so a runaway submission cannot stall the class.
 c.ExecutePreprocessor.timeout = 120
+# nbgrader's autograde steps, plus TruncateOutput: a print of 50 million characters on one line
+# would otherwise end up whole in the graded notebook and the feedback page.
+c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, TruncateOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+
+# A test cell a student deleted is put back (after the answer cell before it) and run.
+c.OverwriteCells.add_missing_cells = True
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
 # Feedback shows scores and error messages, never the hidden tests or the lines around a failure.

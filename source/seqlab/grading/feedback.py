@@ -1,4 +1,4 @@
-"""Instructor-side grading helpers used by ``nbgrader_config.py``.
+"""Preprocessors that ``nbgrader_config.py`` adds to nbgrader.
 
 :class:`FeedbackSanitizer` runs when nbgrader writes feedback HTML. The autograded notebook
 holds the hidden tests (nbgrader restores them before running), and a failing hidden test's
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool, Unicode
+from traitlets import Bool, Integer, Unicode
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -43,4 +43,30 @@ class FeedbackSanitizer(Preprocessor):
             if output.get("output_type") == "error":
                 message = f"{output.get('ename', 'Error')}: {_ANSI.sub('', str(output.get('evalue', '')))}"
                 output["traceback"] = [message]
+        return cell, resources
+
+
+class TruncateOutput(Preprocessor):
+    """Cut every text output of an autograded notebook to ``max_chars`` characters.
+
+    nbgrader's ``LimitOutput`` counts lines, so ``print("x" * 50_000_000)`` (one line) would make
+    a 50 MB notebook and feedback page. This keeps the start and says how much was cut.
+    """
+
+    enabled = Bool(True).tag(config=True)
+    max_chars = Integer(20_000).tag(config=True)
+
+    def _cut(self, text: str) -> str:
+        if len(text) <= self.max_chars:
+            return text
+        return text[: self.max_chars] + f"\n[... {len(text) - self.max_chars:,} more characters cut by the grader]\n"
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                text = output["text"] if isinstance(output["text"], str) else "".join(output["text"])
+                output["text"] = self._cut(text)
+            for mime, value in list(output.get("data", {}).items()):
+                if mime.startswith("text/") and isinstance(value, str):
+                    output["data"][mime] = self._cut(value)
         return cell, resources
