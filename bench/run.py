@@ -6,7 +6,9 @@
    from the executed notebook's glued values, so it is the very run the site shows.
 3. Chapter 3: sentiment accuracy and the title generator's perplexities (LSTM vs Kneser-Ney),
    also read from the executed notebooks.
-4. Autograde time per submission of each assignment, for the solution and the blank exercise.
+4. Autograde time per submission of each assignment, for the solution and the blank exercise,
+   and the wall time of grading a synthetic class (default 100 submissions of a01) in parallel
+   workers (`--class-only` runs just that).
 
 Timings on a shared machine are noisy: compare numbers from one run, not across runs.
 """
@@ -27,6 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "tests"))
+
+
+CLASS_HEADER = ("| assignment | submissions | workers | wall s | wall s per submission | median s per submission "
+                "(one worker's view) | full marks |\n|---|---:|---:|---:|---:|---:|---:|")
 
 
 def env() -> dict[str, str]:
@@ -108,6 +114,22 @@ def grade_times(work: Path) -> list[str]:
     return rows
 
 
+def class_time(work: Path, n: int, assignment: str = "a01-embedding", workers: int | None = None) -> str:
+    """Wall time of `python -m seqlab.grading grade` for a synthetic class of n correct submissions."""
+    from seqlab.grading.batch import grade
+    from seqlab.grading.synthetic import make_course
+
+    course = work / f"class-{n}"
+    make_course(ROOT, course, assignment, n_good=n, broken=False)
+    start = time.perf_counter()
+    outcomes = grade(course, [assignment], workers=workers)
+    wall = time.perf_counter() - start
+    ok = sum(o.status == "graded" and o.score == o.max_score for o in outcomes)
+    per = sorted(o.seconds for o in outcomes)
+    return (f"| {assignment} | {n} | {workers or os.cpu_count()} | {wall:.0f} | {wall / n:.1f} | "
+            f"{per[len(per) // 2]:.1f} | {ok}/{n} |")
+
+
 def recurrent_speed(rounds: int = 5) -> list[str]:
     """Forward + backward of our LSTM/GRU vs torch's at B=32, T=100, H=128 on the CPU, interleaved."""
     import statistics
@@ -145,7 +167,15 @@ def recurrent_speed(rounds: int = 5) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-grading", action="store_true")
+    parser.add_argument("--class-size", type=int, default=100, help="synthetic class graded in parallel (0: skip)")
+    parser.add_argument("--class-only", action="store_true", help="only the class-grading benchmark")
     args = parser.parse_args()
+    if args.class_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"# Grading a class\n\nmachine: {machine()}\n")
+            print(CLASS_HEADER)
+            print(class_time(Path(tmp), args.class_size))
+        return
     print(f"# Benchmarks\n\nmachine: {machine()}\n")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -197,6 +227,10 @@ def main() -> None:
             print("\n## Autograding (one submission each)\n")
             print("| assignment | submission | seconds |\n|---|---|---:|")
             print("\n".join(grade_times(work)))
+            if args.class_size:
+                print(f"\n## A synthetic class of {args.class_size}, `python -m seqlab.grading grade`\n")
+                print(CLASS_HEADER)
+                print(class_time(work, args.class_size))
 
 
 if __name__ == "__main__":
