@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,9 @@ def check_submission(raw: bytes) -> Checked:
     notes = []
     minor = data.get("nbformat_minor", 0)
     try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
+        with warnings.catch_warnings():  # duplicate cell ids are repaired below
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(json.dumps(data), as_version=4)
     except Exception as e:  # nbformat raises several kinds of errors for broken structure
         return Checked(None, error=f"not a valid notebook: {e.__class__.__name__}: {str(e)[:200]}")
     if minor < 5:
@@ -74,7 +77,9 @@ def check_submission(raw: bytes) -> Checked:
         if not cell.get("id") or cell["id"] in ids:
             cell["id"] = nbformat.v4.new_code_cell().id
         ids.add(cell["id"])
-    nbformat.validator.normalize(nb)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nbformat.validator.normalize(nb)
     return Checked(nb, notes)
 
 
