@@ -37,6 +37,7 @@ $(STAMP): requirements.txt pyproject.toml
 venv: $(STAMP)
 
 book: $(STAMP)
+	$(PY) -m seqlab.course mathjax
 	$(BIN)/jupyter-book build . --builder html
 
 test: $(STAMP)

@@ -27,6 +27,9 @@ NOTEBOOKS = [f for f in toc_files() if (ROOT / f"{f}.ipynb").exists()]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
+    from seqlab.course import install_mathjax
+
+    install_mathjax(ROOT)  # math renders offline: MathJax from npm into _static/mathjax
     out = tmp_path_factory.mktemp("site")
     env = dict(os.environ, SEQLAB_PROFILE="fast", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     env.pop("MPLBACKEND", None)  # notebook kernels must keep their inline backend to show plots
@@ -121,3 +124,90 @@ def test_a_notebook_that_raises_fails_the_build(tmp_path):
                           env=dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"))
     assert proc.returncode != 0
     assert "ZeroDivisionError" in proc.stdout + proc.stderr
+
+
+def test_no_page_has_a_broken_internal_link(site):
+    html_root = site / "html"
+    broken = []
+    for page in html_root.rglob("*.html"):
+        if "_static" in page.relative_to(html_root).parts:
+            continue  # theme templates, not pages
+        for href in re.findall(r'(?:href|src)="([^"#?]+)(?:[#?][^"]*)?"', page.read_text(encoding="utf-8")):
+            if re.match(r"^[a-z]+:", href) or href.startswith("//"):
+                continue  # external (http:, mailto:, data:)
+            target = (page.parent / html.unescape(href)).resolve()
+            if not target.exists():
+                broken.append(f"{page.relative_to(html_root)} -> {href}")
+    assert not broken, broken[:10]
+
+
+BROWSER_HINT = ("the browser test needs Chromium and Playwright: `apt-get install chromium` and "
+                "`pip install -r requirements.txt` (playwright); .ci/run installs Chromium on CI")
+
+
+@pytest.fixture(scope="module")
+def browser(site):
+    import functools
+    import http.server
+    import threading
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        chromium = None
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail(BROWSER_HINT)
+        pytest.skip(BROWSER_HINT)
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site / "html"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    screens = ROOT / "_build" / "screens"
+    screens.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = b.new_page(viewport={"width": 1280, "height": 900})
+        yield page, f"http://127.0.0.1:{server.server_address[1]}", screens
+        b.close()
+    server.shutdown()
+
+
+def test_in_a_browser_a_chapter_shows_chinese_math_and_a_plot(browser):
+    page, base, screens = browser
+    page.goto(f"{base}/book/02-rnn/02-bptt-and-clipping.html")
+    page.wait_for_function("document.querySelectorAll('mjx-container').length >= 5", timeout=30_000)
+    rendered = page.evaluate("Array.from(document.querySelectorAll('mjx-container'))"
+                             ".filter(e => e.getBoundingClientRect().width > 0).length")
+    assert rendered >= 5, "MathJax (served from _static/mathjax) did not typeset the formulas"
+    assert "梯度" in page.inner_text("main")
+    plots = page.locator(".cell_output img")
+    assert plots.count() >= 1
+    plots.first.scroll_into_view_if_needed()
+    assert page.evaluate("img => img.complete && img.naturalWidth > 100", plots.first.element_handle())
+    page.screenshot(path=str(screens / "chapter-bptt.png"), full_page=False)
+
+
+def test_in_a_browser_the_colab_button_points_at_the_repository(browser):
+    from seqlab.course import repository
+
+    page, base, screens = browser
+    url, branch = repository(ROOT)
+    page.goto(f"{base}/book/03-lstm-gru/04-title-generator.html")
+    hrefs = page.eval_on_selector_all("a[href*='colab.research.google.com']", "els => els.map(e => e.href)")
+    repo = url.removeprefix("https://github.com/")
+    assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/book/03-lstm-gru/04-title-generator.ipynb" in hrefs
+    page.screenshot(path=str(screens / "title-generator.png"))
+
+
+def test_in_a_browser_searching_gradient_lists_the_rnn_chapter(browser):
+    page, base, screens = browser
+    page.goto(f"{base}/search.html?q=%E6%A2%AF%E5%BA%A6")  # 梯度
+    page.wait_for_selector("#search-results li a", timeout=30_000)
+    links = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.href)")
+    assert any("/book/02-rnn/" in link for link in links), links[:10]
+    page.screenshot(path=str(screens / "search-gradient.png"))

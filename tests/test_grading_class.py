@@ -47,10 +47,12 @@ def test_every_submission_has_an_outcome_and_the_right_score(graded):
     assert "time limit" in " ".join(out["infinite"].notes)
     assert "nbformat 4.0" in " ".join(out["colab"].notes)
     assert "more than once" in " ".join(out["inserted_dup"].notes)
+    assert out["kill_worker"].status == "failed" and "exited" in out["kill_worker"].reason, out["kill_worker"]
     assert out["not_json"].status == out["not_notebook"].status == "refused"
     assert "not valid JSON" in out["not_json"].reason and "not a notebook" in out["not_notebook"].reason
     text = summary(list(out.values()))
-    assert text.startswith(f"{len(students) - 2} of {len(students)} submissions graded") and "not_json" in text
+    assert text.startswith(f"{len(students) - 3} of {len(students)} submissions graded")
+    assert "not_json" in text and "FAILED a01-embedding/kill_worker" in text
 
 
 def test_report_and_grade_sheet_agree(graded):

@@ -24,6 +24,43 @@ if "google.colab" in sys.modules:
 COLAB_METADATA = {"accelerator": "GPU", "colab": {"provenance": [], "gpuType": "T4"}}
 
 
+MATHJAX = ("mathjax", "3.2.2", "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09")
+
+
+def install_mathjax(root: Path) -> Path:
+    """Put MathJax 3 (its ``es5`` build) into ``<root>/_static/mathjax`` so the site renders math
+    without a CDN (``mathjax_path`` in ``_config.yml`` points there). The npm tarball is fetched
+    once with ``npm pack`` into the seqlab cache and checked by sha256."""
+    import shutil
+    import subprocess
+    import tarfile
+
+    from seqlab.data.cache import MissingDataError, cache_dir, verified
+
+    name, version, sha = MATHJAX
+    tarball = cache_dir() / f"{name}-{version}.tgz"
+    if not tarball.is_file():
+        if shutil.which("npm") is None:
+            raise MissingDataError(f"the site's math needs {name}@{version} from npm: install Node.js and npm "
+                                   f"(e.g. `apt-get install npm`), or put {tarball.name} into {tarball.parent}")
+        proc = subprocess.run(["npm", "pack", f"{name}@{version}", "--pack-destination", str(tarball.parent)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise MissingDataError(f"`npm pack {name}@{version}` failed:\n{proc.stderr[-2000:]}")
+    verified(tarball, sha)
+    target = root / "_static" / "mathjax"
+    stamp = target / f".{version}"
+    if not stamp.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        with tarfile.open(tarball) as tar:
+            for member in tar.getmembers():
+                if member.isfile() and member.name.startswith("package/es5/"):
+                    member.name = member.name[len("package/es5/"):]
+                    tar.extract(member, target, filter="data")
+        stamp.touch()
+    return target
+
+
 def repository(root: Path) -> tuple[str, str]:
     """``(url, branch)`` from ``_config.yml``'s ``repository`` section."""
     text = (root / "_config.yml").read_text(encoding="utf-8")
@@ -105,9 +142,12 @@ def sync_url(root: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seqlab.course", description=__doc__)
-    parser.add_argument("command", choices=["sync-url", "check"])
+    parser.add_argument("command", choices=["sync-url", "check", "mathjax"])
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
+    if args.command == "mathjax":
+        print(f"MathJax in {install_mathjax(args.root)}")
+        return 0
     if args.command == "sync-url":
         print(f"updated {sync_url(args.root)} notebook(s) to {repository(args.root)[0]}")
         return 0

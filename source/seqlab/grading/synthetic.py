@@ -26,7 +26,8 @@ print("SNOOP other submissions:", _peers)
 '''
 
 BROKEN = ("colab", "deleted_test", "moved_test", "type_changed", "inserted_dup", "edited_test", "untouched",
-          "infinite", "exception", "huge_output", "not_json", "not_notebook", "snoop")
+          "infinite", "exception", "huge_output", "not_json", "not_notebook", "snoop", "kill_worker")
+KILL = "\nimport os, signal\nos.kill(os.getppid(), signal.SIGKILL)  # takes its grading process down\n"
 
 
 def _meta(cell) -> dict:
@@ -88,6 +89,7 @@ def variants(good: nbformat.NotebookNode, blank: nbformat.NotebookNode) -> dict[
                                                  nb.cells[answers[0]].source + "\nprint('x' * 20_000_000)\n"))
     out["not_json"] = b"{ this is not JSON"
     out["not_notebook"] = b'{"hello": "a file that is not a notebook"}'
+    out["kill_worker"] = edit(lambda nb: setattr(nb.cells[answers[0]], "source", nb.cells[answers[0]].source + KILL))
     out["snoop"] = edit(lambda nb: setattr(nb.cells[answers[0]], "source", nb.cells[answers[0]].source + SNOOP))
     return out
 
