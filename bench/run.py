@@ -92,6 +92,8 @@ def notebook_table(cache_path: Path) -> tuple[list[str], dict[str, dict[str, str
 def grade_times(work: Path) -> list[str]:
     import test_assignments as ta
 
+    from seqlab.grading.synthetic import answered
+
     course = work / "course"
     course.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", course)
@@ -103,7 +105,7 @@ def grade_times(work: Path) -> list[str]:
         release = course / "exercises" / a / f"{a}.ipynb"
         import nbformat
 
-        for student, nb in (("solution", ta.as_student_with_solutions(source, release)),
+        for student, nb in (("solution", answered(source, release)),
                             ("blank", nbformat.read(release, as_version=4))):
             target = course / "submitted" / student / a / f"{a}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -9,15 +9,16 @@ from __future__ import annotations
 import csv
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from seqlab.grading.batch import nbgrader as run_nbgrader
+from seqlab.grading.synthetic import answered
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,11 +27,19 @@ HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                          capture_output=True, text=True, timeout=900)
+    proc = run_nbgrader(course, *args, timeout=900)
     assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
+
+
+def hidden_test_lines(source: str) -> set[str]:
+    """Lines (longer than 12 characters) that stand only inside hidden-test blocks of a notebook."""
+    hidden, visible = set(), set()
+    for cell in nbformat.reads(source, as_version=4).cells:
+        for block in HIDDEN.findall(cell.source + "\n"):
+            hidden |= {ln.strip() for ln in block.splitlines() if len(ln.strip()) > 12}
+        visible |= {ln.strip() for ln in HIDDEN.sub("", cell.source + "\n").splitlines()}
+    return hidden - visible  # e.g. `except ValueError:` may stand in both
 
 
 @pytest.fixture(scope="module")
@@ -58,24 +67,12 @@ def test_exercises_match_what_nbgrader_generates(course, assignment):
         assert ours == fresh, f"exercises/{rel} differs from solutions/: run `make release`"
 
 
-def as_student_with_solutions(source: Path, release: Path) -> nbformat.NotebookNode:
-    """The released notebook with each answer cell filled in from the instructor's source."""
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, as_version=4).cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    nb = nbformat.read(release, as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    return nb
-
-
 @pytest.fixture(scope="module")
 def graded(course):
     for a in ASSIGNMENTS:
         source = course / "solutions" / a / f"{a}.ipynb"
         release = course / "exercises" / a / f"{a}.ipynb"
-        for student, nb in (("good", as_student_with_solutions(source, release)),
+        for student, nb in (("good", answered(source, release)),
                             ("blank", nbformat.read(release, as_version=4))):
             target = course / "submitted" / student / a / f"{a}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -99,12 +96,7 @@ def test_solution_scores_full_marks_and_blank_scores_zero(graded, assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_feedback_reveals_no_hidden_tests(course, graded, assignment):
     source = (course / "solutions" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8")
-    hidden_lines, visible_lines = set(), set()
-    for cell in nbformat.reads(source, as_version=4).cells:
-        for block in HIDDEN.findall(cell.source + "\n"):
-            hidden_lines |= {ln.strip() for ln in block.splitlines() if len(ln.strip()) > 12}
-        visible_lines |= {ln.strip() for ln in HIDDEN.sub("", cell.source + "\n").splitlines()}
-    hidden_lines -= visible_lines  # e.g. `except ValueError:` may stand in both
+    hidden_lines = hidden_test_lines(source)
     assert hidden_lines, "the assignment has no hidden tests"
     for student in ("good", "blank"):
         page = course / "feedback" / student / assignment / f"{assignment}.html"

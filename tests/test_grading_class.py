@@ -18,7 +18,8 @@ import pytest
 from seqlab.grading import jail
 from seqlab.grading.batch import grade, nbgrader, summary
 from seqlab.grading.submissions import check_submission, collect, student_id
-from seqlab.grading.synthetic import SNOOP, make_course
+from seqlab.grading.synthetic import make_course
+from test_assignments import hidden_test_lines
 
 pytestmark = pytest.mark.slow
 A = "a01-embedding"
@@ -82,14 +83,7 @@ def test_students_code_cannot_read_solutions_gradebook_or_peers(graded):
 
 def test_feedback_is_small_and_shows_no_hidden_test_nor_another_student(graded, root):
     course, students, out = graded
-    source = (course / "solutions" / A / f"{A}.ipynb").read_text(encoding="utf-8")
-    hidden, visible = set(), set()
-    pattern = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
-    for cell in nbformat.reads(source, as_version=4).cells:
-        for block in pattern.findall(cell.source + "\n"):
-            hidden |= {ln.strip() for ln in block.splitlines() if len(ln.strip()) > 12}
-        visible |= {ln.strip() for ln in pattern.sub("", cell.source + "\n").splitlines()}
-    hidden -= visible  # e.g. `except ValueError:` stands in both
+    hidden = hidden_test_lines((course / "solutions" / A / f"{A}.ipynb").read_text(encoding="utf-8"))
     assert hidden
     for s in students:
         if out[s].status != "graded":
