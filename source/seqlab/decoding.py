@@ -54,11 +54,15 @@ def sample(
     return torch.multinomial(flat, 1, generator=generator).view(probs.shape[:-1])
 
 
+def _check_penalty(penalty: float) -> None:
+    if not penalty >= 1.0:
+        raise ValueError(f"repetition_penalty must be >= 1 (1 = off), got {penalty}")
+
+
 def penalize_repetition(logits: torch.Tensor, previous: list[int], penalty: float) -> torch.Tensor:
     """Make tokens already generated less likely (Keskar et al. 2019): a token's logit ``z`` in
     ``previous`` becomes ``z / penalty`` if positive and ``z * penalty`` if negative. (V,) → (V,)."""
-    if not penalty >= 1.0:
-        raise ValueError(f"repetition_penalty must be >= 1 (1 = off), got {penalty}")
+    _check_penalty(penalty)
     if penalty == 1.0 or not previous:
         return logits
     idx = torch.tensor(sorted(set(previous)), device=logits.device)
@@ -111,8 +115,7 @@ def generate(
         raise ValueError("start must contain at least one token id")
     if max_len < 1:
         raise ValueError(f"max_len must be >= 1, got {max_len}")
-    if not repetition_penalty >= 1.0:
-        raise ValueError(f"repetition_penalty must be >= 1 (1 = off), got {repetition_penalty}")
+    _check_penalty(repetition_penalty)  # before reading the prompt, not at the first step
     if first_choices is not None and not first_choices:
         raise ValueError("first_choices must be None or a non-empty list of token ids")
     if first_choices is not None and suppress is not None and not set(first_choices) - set(suppress):

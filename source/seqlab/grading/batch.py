@@ -19,8 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+
 from seqlab.grading import jail
-from seqlab.grading.jail import KERNEL_NAME
 from seqlab.grading.submissions import check_submission
 
 
@@ -63,8 +64,6 @@ def prepare(course: Path, outcome: Outcome) -> None:
     original = path.with_suffix(".ipynb.as-submitted")
     if not original.exists():
         original.write_bytes(raw)
-    import nbformat
-
     nbformat.write(checked.notebook, path)
 
 
@@ -77,7 +76,7 @@ def autograde_one(course: Path, outcome: Outcome, timeout: float, extra: tuple[s
                   jupyter_path: Path | None = None) -> None:
     start = time.perf_counter()
     if jupyter_path is not None:  # run student code in the isolated kernel (seqlab.grading.jail)
-        extra = (*extra, f"--Execute.kernel_name={KERNEL_NAME}")
+        extra = (*extra, f"--Execute.kernel_name={jail.KERNEL_NAME}")
     try:
         proc = nbgrader(course, "autograde", outcome.assignment, "--student", outcome.student, "--force",
                         *extra, timeout=timeout, jupyter_path=jupyter_path)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from seqlab.grading.batch import nbgrader
+
 SNOOP = '''
 import pathlib
 _up = (pathlib.Path.cwd(), *pathlib.Path.cwd().parents)
@@ -98,8 +100,6 @@ def make_course(root: Path, course: Path, assignment: str, n_good: int = 0, brok
     """A scratch course in ``course`` (config and solutions copied from ``root``), ``assignment``
     released, and submissions: ``good_000``… handing in the solution, plus the broken kinds.
     Returns the student ids."""
-    from seqlab.grading.batch import nbgrader
-
     if course.exists():
         shutil.rmtree(course)
     course.mkdir(parents=True)
