@@ -2,11 +2,13 @@
 
 Word embeddings: cosine nearest neighbours, precision of neighbours within a word set and
 analogy accuracy (3CosAdd, Mikolov et al. 2013).
+Generated text: distinct-n (Li et al. 2016) and the repetition rate. Classification over skewed
+classes: accuracy within groups of classes (frequent vs rare characters).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -106,3 +108,58 @@ def evaluate_embeddings(
     for name, qs in analogies.items():
         row[f"類比 {name}"], _ = analogy_accuracy(embeddings, vocab, qs)
     return row
+
+
+def distinct_n(sequences: Sequence[Sequence[Hashable]], n: int = 1) -> float:
+    """Distinct n-grams over all n-grams in ``sequences`` (Li et al. 2016), pooled: 1 = no n-gram repeats.
+
+    Sequences shorter than ``n`` contribute nothing; raises ``ValueError`` when no sequence has an n-gram.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    grams = [tuple(seq[i : i + n]) for seq in sequences for i in range(len(seq) - n + 1)]
+    if not grams:
+        raise ValueError(f"no sequence has {n} tokens, so there is no {n}-gram to count")
+    return len(set(grams)) / len(grams)
+
+
+def repetition_rate(sequences: Sequence[Sequence[Hashable]], window: int | None = None) -> float:
+    """Share of tokens that already occurred among the ``window`` tokens before them (all before: None).
+
+    ``window=1`` counts immediate repeats (「你你你」); pooled over every token but each sequence's first.
+    """
+    if window is not None and window < 1:
+        raise ValueError(f"window must be >= 1 or None, got {window}")
+    repeats = total = 0
+    for seq in sequences:
+        for i in range(1, len(seq)):
+            before = seq[max(0, i - window) : i] if window is not None else seq[:i]
+            repeats += seq[i] in before
+            total += 1
+    if total == 0:
+        raise ValueError("no sequence has two tokens")
+    return repeats / total
+
+
+def accuracy_by_group(
+    predictions: torch.Tensor, targets: torch.Tensor, group_of_class: torch.Tensor, ignore_index: int | None = None
+) -> list[tuple[float, int]]:
+    """Accuracy of ``predictions`` among the targets of each group: ``[(accuracy, count), ...]`` per group id.
+
+    ``group_of_class`` (C,) gives each class's group (0 .. G-1), e.g. frequency bands of the
+    characters; targets equal to ``ignore_index`` are left out; a group with no target gets NaN.
+    """
+    if predictions.shape != targets.shape:
+        raise ValueError(f"predictions {tuple(predictions.shape)} and targets {tuple(targets.shape)} differ in shape")
+    pred, gold = predictions.reshape(-1), targets.reshape(-1)
+    if ignore_index is not None:
+        keep = gold != ignore_index
+        pred, gold = pred[keep], gold[keep]
+    groups = group_of_class.long()[gold]  # (N,)
+    correct = (pred == gold).double()
+    out = []
+    for g in range(int(group_of_class.max()) + 1 if len(group_of_class) else 0):
+        in_g = groups == g
+        count = int(in_g.sum())
+        out.append((correct[in_g].mean().item() if count else float("nan"), count))
+    return out

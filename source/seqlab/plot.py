@@ -149,3 +149,71 @@ def heatmap(
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _history_of(run) -> History:
+    history = getattr(run, "history", run)
+    if not isinstance(history, History):
+        raise ValueError(f"expected a History or a Run with a .history, got {type(run).__name__}")
+    return history
+
+
+def _curve(history: History, metric: str, smooth: int) -> tuple[list[float], list[float]]:
+    """x and y of one metric: "step_loss" per step (moving average), "train_loss" or an eval metric per epoch."""
+    if metric == "step_loss":
+        losses = torch.tensor(history.step_loss)
+        if len(losses) >= smooth > 1:
+            losses = losses.unfold(0, smooth, 1).mean(1)
+            return list(range(smooth, len(history.step_loss) + 1)), losses.tolist()
+        return list(range(1, len(losses) + 1)), losses.tolist()
+    if metric == "train_loss":
+        return history.epoch, history.train_loss
+    if metric not in history.metrics:
+        raise ValueError(f"unknown metric {metric!r}: the history has step_loss, train_loss and {sorted(history.metrics)}")
+    values = history.metrics[metric]
+    return history.epoch[: len(values)], values
+
+
+_LABELS = {"step_loss": "損失（loss）", "train_loss": "訓練損失"}
+
+
+def plot_runs(
+    runs,
+    metrics: Sequence[str] = ("train_loss",),
+    title: str = "",
+    smooth: int = 1,
+    logy: bool = False,
+    baselines: dict[str, float] | None = None,
+    figsize: tuple[float, float] | None = None,
+):
+    """Curves of several runs side by side: one panel per metric, one line per run.
+
+    ``runs`` maps a name to a :class:`~seqlab.train.History` or to anything with a ``.history``
+    (a :class:`seqlab.experiment.Run`). A metric is ``"step_loss"`` (every step, averaged over
+    ``smooth`` steps), ``"train_loss"`` or an ``eval_fn`` name, drawn per epoch. ``baselines``
+    adds labelled horizontal lines to every panel.
+    """
+    use_chinese_font()
+    if not runs:
+        raise ValueError("runs is empty")
+    if smooth < 1:
+        raise ValueError(f"smooth must be >= 1, got {smooth}")
+    metrics = list(metrics)
+    if not metrics:
+        raise ValueError("give at least one metric")
+    fig, axes = plt.subplots(1, len(metrics), figsize=figsize or (5.2 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for name, run in runs.items():
+            x, y = _curve(_history_of(run), metric, smooth)
+            ax.plot(x, y, marker="o" if metric != "step_loss" and len(x) <= 30 else None, ms=3, label=name)
+        for label, value in (baselines or {}).items():
+            ax.axhline(value, color="gray", ls="--", lw=1, label=label)
+        ax.set_xlabel("步數（step）" if metric == "step_loss" else "訓練輪數（epoch）")
+        ax.set_ylabel(_LABELS.get(metric, metric) + (f"（{smooth} 步移動平均）" if metric == "step_loss" and smooth > 1 else ""))
+        if logy:
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -3,6 +3,8 @@
 It shows a ``tqdm.auto`` bar (a widget in Jupyter, text elsewhere) with the running loss and
 throughput, optionally clips the gradient norm, evaluates after each epoch and calls a callback.
 It never draws: ``seqlab.plot.plot_history`` draws from the returned history.
+:class:`EarlyStopping` is a callback that stops when a validation number stops improving and
+keeps the best weights.
 """
 
 from __future__ import annotations
@@ -139,3 +141,63 @@ def fit(
         if max_steps is not None and steps >= max_steps:
             break
     return history
+
+
+class EarlyStopping:
+    """A ``fit`` callback: stop once ``metric`` has not improved for ``patience`` epochs.
+
+    ``metric`` names an entry of ``History.metrics`` (what ``eval_fn`` returns) or
+    ``"train_loss"``; ``mode`` says whether lower (``"min"``) or higher (``"max"``) is better, and an
+    improvement must beat the best so far by more than ``min_delta``. The weights of the best epoch
+    are kept (a copy on the CPU); :meth:`restore` puts them back into the model, and happens by
+    itself when training stops early if ``restore_best`` is true. After a run that was never
+    stopped, call :meth:`restore` to get the best epoch rather than the last.
+    """
+
+    def __init__(self, model: torch.nn.Module, metric: str, patience: int = 3, mode: str = "min",
+                 min_delta: float = 0.0, restore_best: bool = True) -> None:
+        if patience < 1:
+            raise ValueError(f"patience must be >= 1, got {patience}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if min_delta < 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta}")
+        self.model, self.metric, self.patience, self.mode = model, metric, patience, mode
+        self.min_delta, self.restore_best = min_delta, restore_best
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._best_state: dict[str, torch.Tensor] | None = None
+
+    def _value(self, history: History) -> float:
+        if self.metric == "train_loss":
+            return history.train_loss[-1]
+        if self.metric not in history.metrics:
+            raise KeyError(f"EarlyStopping watches {self.metric!r}, but the history has {sorted(history.metrics)} "
+                           "(return it from eval_fn)")
+        return history.metrics[self.metric][-1]
+
+    def _improves(self, value: float) -> bool:
+        if self.best_value is None:
+            return True
+        if self.mode == "min":
+            return value < self.best_value - self.min_delta
+        return value > self.best_value + self.min_delta
+
+    def __call__(self, history: History) -> bool:
+        value = self._value(history)
+        if self._improves(value):
+            self.best_value, self.best_epoch = value, history.epoch[-1]
+            self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            return False
+        if history.epoch[-1] - self.best_epoch >= self.patience:
+            self.stopped_epoch = history.epoch[-1]
+            if self.restore_best:
+                self.restore()
+            return True
+        return False
+
+    def restore(self) -> None:
+        """Load the best epoch's weights back into the model (nothing to do before the first epoch)."""
+        if self._best_state is not None:
+            self.model.load_state_dict(self._best_state)  # copies the values in
