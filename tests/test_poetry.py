@@ -75,3 +75,16 @@ def test_poem_titles_on_a_small_corpus(monkeypatch):
     assert poetry.poem_titles() == [{"title": "靜夜思", "author": "李白", "poem": "床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉。"}]
     with pytest.raises(ValueError, match="max_len"):
         poetry.poem_titles(max_len=1)
+
+
+def test_five_character_poems_keep_quatrains_and_regulated_verse_once():
+    poems = [
+        {"paragraphs": ["床前明月光，疑是地上霜。", "舉頭望明月，低頭思故鄉。"]},
+        {"paragraphs": ["床前明月光，疑是地上霜。", "舉頭望明月，低頭思故鄉。"]},  # a second copy
+        {"paragraphs": ["白日依山盡，黃河入海流。", "欲窮千里目，更上一層樓。"] * 2},  # four couplets
+        {"paragraphs": ["朝辭白帝彩雲間，千里江陵一日還。", "兩岸猿聲啼不住，輕舟已過萬重山。"]},  # seven characters
+        {"paragraphs": ["床前明月光，疑是地上霜。"]},  # one couplet only
+        {"paragraphs": ["床前明月光，疑是地上霜", "舉頭望明月，低頭思故鄉。"]},  # no end mark
+    ]
+    texts = poetry.five_character_poems(poems)
+    assert texts == ["床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉。", "白日依山盡，黃河入海流。欲窮千里目，更上一層樓。" * 2]

@@ -86,3 +86,24 @@ def poem_titles(max_len: int = 12) -> list[dict]:
         if title is not None and p["paragraphs"]:
             out.append({"title": title, "author": p["author"], "poem": "".join(p["paragraphs"])})
     return out
+
+
+HANZI = r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]"  # CJK ideographs (basic block, extensions A-G)
+COUPLET = f"{HANZI}{{5}}，{HANZI}{{5}}[。！？；]"  # one couplet: 5 characters, comma, 5 characters, end mark
+
+
+def is_five_character(lines: list[str]) -> bool:
+    """True for a five-character quatrain (2 couplets) or regulated verse (4 couplets)."""
+    return len(lines) in (2, 4) and all(re.fullmatch(COUPLET, line) for line in lines)
+
+
+def five_character_poems(poems: list[dict] | None = None) -> list[str]:
+    """The five-character quatrains and regulated verses of ``poems`` (default: all Tang poems), as texts.
+
+    Lines are joined (「床前明月光，疑是地上霜。…」); a text that appears twice is kept once, first copy first.
+    """
+    texts = {}
+    for poem in tang_poems() if poems is None else poems:
+        if is_five_character(poem["paragraphs"]):
+            texts.setdefault("".join(poem["paragraphs"]), None)
+    return list(texts)
