@@ -6,7 +6,9 @@
    from the executed notebook's glued values, so it is the very run the site shows.
 3. Chapter 3: sentiment accuracy and the title generator's perplexities (LSTM vs Kneser-Ney),
    also read from the executed notebooks.
-4. Autograde time per submission of each assignment, for the solution and the blank exercise,
+4. Chapter 4: one row per training trick, the metric without and with it (same task and seed), as
+   each lesson glued it under the name ``tricks``.
+5. Autograde time per submission of each assignment, for the solution and the blank exercise,
    and the wall time of grading a synthetic class (default 100 submissions of a01) in parallel
    workers (`--class-only` runs just that).
 
@@ -216,10 +218,20 @@ def main() -> None:
                   f"paired bootstrap 95% interval of LSTM - KN test perplexity: [{t.get('boot_low')}, {t.get('boot_high')}] "
                   f"({t.get('boot_verdict')})")
 
+        rows = [(nb_path, row) for nb_path, values in glue_by_nb.items() if "tricks" in values
+                for row in ast.literal_eval(values["tricks"])]
+        if rows:
+            print(f"\n## Chapter 4: training tricks, each without and with it (same task and seed, profile {os.environ.get('SEQLAB_PROFILE', 'auto')})\n")
+            print("| lesson | trick | task | metric | without | with | verdict |\n|---|---|---|---|---|---|---|")
+            for nb_path, row in rows:
+                cells = [Path(nb_path).stem] + [str(row.get(k, "")).replace("|", "/") for k in
+                                                 ("trick", "task", "metric", "without", "with", "verdict")]
+                print("| " + " | ".join(cells) + " |")
+
         print("\n## Every number the notebooks glued into the prose\n")
         for nb_path, values in glue_by_nb.items():
             if values:
-                print(f"- {nb_path}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+                print(f"- {nb_path}: " + ", ".join(f"{k}={v}" for k, v in values.items() if k != "tricks"))
 
         print("\n## Recurrent layers: seqlab vs torch, forward + backward, CPU, B=32 T=100 H=128 (median of 5)\n")
         print("| layer | torch ms | seqlab ms | ratio |\n|---|---:|---:|---:|")
