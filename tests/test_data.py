@@ -152,3 +152,19 @@ def test_skipgram_batches_shapes_and_reproducible():
     torch.testing.assert_close(a[-1][2], b[-1][2])
     with pytest.raises(ValueError, match="batch_size"):
         SkipGramBatches(sents, counts, batch_size=0)
+
+
+def test_digit_splits_are_fixed_standardised_and_complete():
+    from seqlab.data.digits import digit_splits, load_digits_raw
+
+    images, labels = load_digits_raw()
+    assert images.shape == (1797, 8, 8) and labels.shape == (1797,)
+    s = digit_splits()
+    sizes = [len(s.train[1]), len(s.valid[1]), len(s.test[1])]
+    assert sum(sizes) == 1797 and sizes == [1246, 190, 361]  # the seeded hash split never moves
+    x_train = s.train[0]
+    assert x_train.shape == (1246, 64) and x_train.dtype == torch.float32
+    assert torch.allclose(x_train.mean(0), torch.zeros(64), atol=1e-5)
+    assert set(s.test[1].tolist()) == set(range(10))
+    again = digit_splits()
+    assert torch.equal(again.test[0], s.test[0])

@@ -160,3 +160,17 @@ def test_accuracy_by_group():
     assert got == [(pytest.approx(0.5), 2), (pytest.approx(2 / 3), 3)]
     with pytest.raises(ValueError):
         accuracy_by_group(predictions[:3], targets, groups)
+
+
+def test_paired_accuracy_difference():
+    from seqlab.metrics import paired_accuracy_difference
+
+    a = torch.tensor([1, 1, 0, 0, 1, 0, 1, 1])
+    b = torch.tensor([1, 1, 1, 0, 1, 1, 1, 0])
+    diff, se = paired_accuracy_difference(a, b)
+    d = (b - a).double()
+    assert diff == pytest.approx(1 / 8)
+    assert se == pytest.approx((d.std() / 8 ** 0.5).item())
+    assert paired_accuracy_difference(a, a) == (0.0, 0.0)
+    with pytest.raises(ValueError):
+        paired_accuracy_difference(a, b[:4])

@@ -3,7 +3,8 @@
 Word embeddings: cosine nearest neighbours, precision of neighbours within a word set and
 analogy accuracy (3CosAdd, Mikolov et al. 2013).
 Generated text: distinct-n (Li et al. 2016) and the repetition rate. Classification over skewed
-classes: accuracy within groups of classes (frequent vs rare characters).
+classes: accuracy within groups of classes (frequent vs rare characters). Two classifiers on the
+same test set: the paired difference of their accuracies and its standard error.
 """
 
 from __future__ import annotations
@@ -163,3 +164,18 @@ def accuracy_by_group(
         count = int(in_g.sum())
         out.append((correct[in_g].mean().item() if count else float("nan"), count))
     return out
+
+
+def paired_accuracy_difference(correct_a: torch.Tensor, correct_b: torch.Tensor) -> tuple[float, float]:
+    """Accuracy of b minus accuracy of a on the same examples, and the standard error of that difference.
+
+    ``correct_a`` and ``correct_b`` (N,) say which examples each model got right. The examples are
+    paired, so only those where exactly one model is right make the difference uncertain:
+    ``se = std(d) / sqrt(N)`` with ``d = correct_b - correct_a`` per example. A gap beyond about two
+    standard errors is unlikely to be luck of the test set.
+    """
+    if correct_a.shape != correct_b.shape or correct_a.dim() != 1 or len(correct_a) < 2:
+        raise ValueError(f"correct_a and correct_b must be two (N,) tensors with N >= 2, got "
+                         f"{tuple(correct_a.shape)} and {tuple(correct_b.shape)}")
+    d = correct_b.double() - correct_a.double()  # (N,): +1, 0 or -1
+    return d.mean().item(), (d.std() / len(d) ** 0.5).item()

@@ -1,7 +1,7 @@
 """Corpora (real, offline, checked) and the code that turns them into training batches.
 
 Modules: ``cache`` (where data lives, sha256 checks), ``corpora`` (People's Daily, product
-reviews), ``poetry`` (Tang poems via npm), ``skipgram`` (word2vec training pairs and negative
+reviews), ``poetry`` (Tang poems via npm), ``digits`` (scikit-learn's handwritten digits, split once), ``skipgram`` (word2vec training pairs and negative
 sampling), ``synthetic`` (tasks with a known answer, such as the adding problem).
 """
 
