@@ -7,7 +7,8 @@ In a temporary course folder, one submission per wrong answer is made from the s
 answer filled in, as ``answered()`` does) with exactly that one answer cell replaced; one
 ``nbgrader autograde`` call grades them all, and the gradebook must show the test cell of that
 task at 0 and every other test cell at full points. The test cell of an answer cell is the first
-graded cell after it. To cover another assignment, add a file next to the existing one.
+graded cell after it. To cover another assignment, add a file next to the existing one (files whose
+name starts with "_" are skipped). Each file is graded in its own course folder.
 """
 
 from __future__ import annotations
