@@ -174,3 +174,18 @@ def test_paired_accuracy_difference():
     assert paired_accuracy_difference(a, a) == (0.0, 0.0)
     with pytest.raises(ValueError):
         paired_accuracy_difference(a, b[:4])
+
+
+def test_a_diverging_setting_raises_or_is_recorded_while_the_others_train():
+    settings = {"ok": Setting(), "too fast": Setting(optimizer=sgd(50.0)), "also ok": Setting(optimizer=sgd(0.02))}
+    with pytest.raises(FloatingPointError, match="learning rate") as caught:
+        compare(make_model, settings, batches=batches(), loss_fn=mse, optimizer=sgd(0.01), epochs=3)
+    assert caught.value.history.step_loss  # what fit recorded before the loss blew up
+    runs = compare(make_model, settings, batches=batches(), loss_fn=mse, optimizer=sgd(0.01), epochs=3,
+                   on_divergence="record")
+    assert list(runs) == ["ok", "too fast", "also ok"]
+    assert runs["ok"].diverged is None and runs["also ok"].diverged is None
+    assert "loss became" in runs["too fast"].diverged
+    assert len(runs["too fast"].history.step_loss) < 30 == len(runs["ok"].history.step_loss)
+    with pytest.raises(ValueError, match="on_divergence"):
+        compare(make_model, settings, batches=batches(), loss_fn=mse, optimizer=sgd(0.01), on_divergence="skip")

@@ -59,6 +59,7 @@ class Run:
     seconds: float
     n_params: int
     callback: Any = None  # what make_callback built for this run (an EarlyStopping, say)
+    diverged: str | None = None  # with on_divergence="record": why the run stopped (its loss became nan or inf)
 
 
 def _batches_for_run(batches: Iterable | Callable[[], Iterable]) -> Iterable:
@@ -83,6 +84,7 @@ def compare(
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool = False,
+    on_divergence: str = "raise",
     **fit_kwargs: Any,
 ) -> dict[str, Run]:
     """Train ``make_model(**setting.model)`` once per setting, each from ``seed_everything(seed)``.
@@ -92,8 +94,13 @@ def compare(
     the same order. ``optimizer`` is the shared optimiser factory (a setting may replace it; one of
     the two must be given). ``make_callback(model)`` builds a fresh callback per run (e.g.
     ``lambda m: EarlyStopping(m, "驗證損失")``). Other keywords go to :func:`seqlab.train.fit`.
+    A setting whose loss becomes nan or inf raises ``FloatingPointError`` (``on_divergence="raise"``)
+    or, with ``on_divergence="record"``, becomes a run with ``diverged`` set to the reason and the
+    history recorded until then, and the other settings still train (a learning-rate sweep, say).
     Returns the runs by name, in the order of ``settings``.
     """
+    if on_divergence not in ("raise", "record"):
+        raise ValueError(f"on_divergence must be 'raise' or 'record', got {on_divergence!r}")
     if not settings:
         raise ValueError("settings is empty: give at least one named Setting")
     runs: dict[str, Run] = {}
@@ -115,9 +122,15 @@ def compare(
                    **setting.fit}
         seed_everything(seed)
         data = _batches_for_run(batches)
-        start = time.perf_counter()
-        history = fit(model, data, setting.loss_fn or loss_fn, opt, scheduler=scheduler, callback=callback, **options)
+        start, diverged = time.perf_counter(), None
+        try:
+            history = fit(model, data, setting.loss_fn or loss_fn, opt, scheduler=scheduler, callback=callback,
+                          **options)
+        except FloatingPointError as error:
+            if on_divergence == "raise":
+                raise
+            history, diverged = getattr(error, "history", History()), str(error)
         seconds = time.perf_counter() - start
         n_params = sum(p.numel() for p in model.parameters())
-        runs[name] = Run(name, setting, model, history, seconds, n_params, callback)
+        runs[name] = Run(name, setting, model, history, seconds, n_params, callback, diverged)
     return runs

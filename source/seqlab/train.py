@@ -85,7 +85,8 @@ def fit(
     ``clip_grad_norm`` rescales gradients whose total norm exceeds it. ``eval_fn(model)``
     runs after each epoch in ``eval`` mode under ``torch.no_grad()``. ``callback(history)``
     runs after each epoch; returning ``True`` stops training. ``max_steps`` caps the total
-    number of optimizer steps (a dry run).
+    number of optimizer steps (a dry run). A loss that is not finite raises ``FloatingPointError``;
+    its ``history`` attribute holds what was recorded until then.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -106,7 +107,10 @@ def fit(
             out = loss_fn(model, batch)
             loss, n = out if isinstance(out, tuple) else (out, _count(batch))
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at step {steps + 1}; lower the learning rate or clip gradients")
+                bar.close()
+                error = FloatingPointError(f"loss became {loss.item()} at step {steps + 1}; lower the learning rate or clip gradients")
+                error.history = history  # what was recorded before it diverged
+                raise error
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip_grad_norm is not None:
