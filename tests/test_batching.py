@@ -27,3 +27,23 @@ def test_buckets_cover_everything_once_with_similar_lengths():
     assert all(abs(lengths[b[0]] - lengths[b[-1]]) <= 2 for b in batches)
     with pytest.raises(ValueError, match="batch_size"):
         list(bucket_batches(lengths, 0))
+
+
+def test_shuffled_batches_cover_every_row_once_in_a_seeded_order():
+    import pytest
+
+    from seqlab.data.batching import shuffled_batches
+    from seqlab.device import seed_everything
+
+    x, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
+    seed_everything(3)
+    batches = shuffled_batches(x, y, batch_size=4)
+    assert [len(b[1]) for b in batches] == [4, 4, 2]
+    assert sorted(torch.cat([b[1] for b in batches]).tolist()) == list(range(10))
+    assert all(torch.equal(bx.squeeze(1).long(), by) for bx, by in batches)  # rows stay paired
+    seed_everything(3)
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(batches, shuffled_batches(x, y, batch_size=4)))
+    with pytest.raises(ValueError):
+        shuffled_batches(x, y[:5], batch_size=4)
+    with pytest.raises(ValueError):
+        shuffled_batches(x, batch_size=0)

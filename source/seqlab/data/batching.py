@@ -1,4 +1,5 @@
-"""From lists of token ids to padded batches: padding, lengths, masks and length buckets."""
+"""From lists of token ids to padded batches: padding, lengths, masks and length buckets; and
+shuffled mini-batches of fixed-size examples (images, feature vectors)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,21 @@ def bucket_batches(
     if shuffle:
         batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
     yield from batches
+
+
+def shuffled_batches(*tensors: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, ...]]:
+    """One epoch of mini-batches: the rows of ``tensors`` (same first dimension) in a random order.
+
+    The order comes from torch's global generator, so ``seed_everything`` (which
+    ``seqlab.experiment.compare`` calls before making each run's batches) fixes it; the last batch
+    may be smaller. Returns a list of tuples, one slice of every tensor each.
+    """
+    if not tensors:
+        raise ValueError("give at least one tensor")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    n = tensors[0].size(0)
+    if any(t.size(0) != n for t in tensors):
+        raise ValueError(f"tensors must have the same first dimension, got {[tuple(t.shape) for t in tensors]}")
+    order = torch.randperm(n, device=tensors[0].device)
+    return [tuple(t[order[i : i + batch_size]] for t in tensors) for i in range(0, n, batch_size)]
