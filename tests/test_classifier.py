@@ -6,12 +6,13 @@ from seqlab.nn.classifier import SequenceClassifier
 
 
 @pytest.mark.parametrize("recurrent", ["rnn", "lstm", "gru"])
-def test_padding_does_not_change_the_prediction_and_builtin_agrees(recurrent):
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_does_not_change_the_prediction_and_builtin_agrees(recurrent, bidirectional):
     torch.manual_seed(0)
-    ours = SequenceClassifier(20, 5, 6, 3, recurrent=recurrent, num_layers=2)
-    builtin = SequenceClassifier(20, 5, 6, 3, recurrent=recurrent, num_layers=2, builtin=True)
-    builtin.load_state_dict({k: v for k, v in ours.state_dict().items() if not k.startswith("rnn.")}, strict=False)
-    ours.rnn.load_torch_weights(builtin.rnn)
+    ours = SequenceClassifier(20, 5, 6, 3, recurrent=recurrent, num_layers=2, bidirectional=bidirectional)
+    builtin = SequenceClassifier(20, 5, 6, 3, recurrent=recurrent, num_layers=2, builtin=True,
+                                 bidirectional=bidirectional)
+    builtin.load_state_dict(ours.state_dict())  # the whole model: recurrent weights have torch's names
     ours.eval(), builtin.eval()
     seqs = [[4, 5, 6, 7, 8], [9, 10], [11, 12, 13]]
     tokens, lengths = pad_sequences(seqs)

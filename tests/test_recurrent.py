@@ -93,10 +93,120 @@ def test_sequence_wrapper_matches_torch(ours_cls, torch_cls, num_layers, bidirec
     (out_ours * w).sum().backward()
     torch.testing.assert_close(x2.grad, x1.grad)
     ours_grads = grads(ours)
+    assert ours_grads.keys() == grads(ref).keys()  # the same parameter names as torch
     for name, g in grads(ref).items():
-        kind, layer = name.rsplit("_l", 1)
-        idx = int(layer.split("_")[0]) * D + (1 if layer.endswith("reverse") else 0)
-        torch.testing.assert_close(ours_grads[f"cells.{idx}.{kind}"], g, msg=name)
+        torch.testing.assert_close(ours_grads[name], g, msg=name)
+
+
+@pytest.mark.parametrize("ours_cls, torch_cls", WRAPPERS)
+@pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (1, True), (2, True)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_state_dicts_are_interchangeable_with_torch(ours_cls, torch_cls, num_layers, bidirectional, bias):
+    torch.manual_seed(0)
+    ref = torch_cls(3, 5, num_layers=num_layers, bidirectional=bidirectional, bias=bias, batch_first=True)
+    ours = ours_cls(3, 5, num_layers=num_layers, bidirectional=bidirectional, bias=bias)
+    assert list(ours.state_dict()) == list(ref.state_dict())  # names and order
+    ours.load_state_dict(ref.state_dict())  # torch -> ours
+    x = torch.randn(2, 4, 3)
+    torch.testing.assert_close(ours(x)[0], ref(x)[0])
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.add_(0.1)
+    ref.load_state_dict(ours.state_dict())  # ours -> torch
+    torch.testing.assert_close(ref(x)[0], ours(x)[0])
+
+
+def test_same_seed_gives_torch_initialisation():
+    torch.manual_seed(3)
+    ref = nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True)
+    torch.manual_seed(3)
+    ours = LSTM(3, 5, num_layers=2, bidirectional=True)
+    for (name, a), (_, b) in zip(ref.named_parameters(), ours.named_parameters()):
+        torch.testing.assert_close(b, a, msg=name)
+
+
+def _loss(output, state, weights):
+    parts = (output, *(state if isinstance(state, tuple) else (state,)))
+    return sum((p * w).sum() for p, w in zip(parts, weights))
+
+
+@pytest.mark.parametrize("ours_cls, torch_cls", WRAPPERS)
+@pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (1, True), (2, False), (2, True)])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_padded_batch_equals_packed_torch(ours_cls, torch_cls, num_layers, bidirectional, with_state):
+    """lengths= gives pack_padded_sequence's numbers: outputs (zeros at padding), final states, and the
+    gradients through the outputs and the final states, w.r.t. inputs, initial state and parameters."""
+    torch.manual_seed(2)
+    I, H, B, T = 3, 4, 4, 6
+    ref = torch_cls(I, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=True).double()
+    ours = ours_cls(I, H, num_layers=num_layers, bidirectional=bidirectional).double()
+    ours.load_state_dict(ref.state_dict())
+    lengths = torch.tensor([3, 6, 1, 4])  # unsorted, one at full length, one of a single step
+    x1 = torch.randn(B, T, I, dtype=torch.double, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    D = 2 if bidirectional else 1
+    hx1 = hx2 = None
+    if with_state:
+        h0 = torch.randn(num_layers * D, B, H, dtype=torch.double, requires_grad=True)
+        c0 = torch.randn_like(h0, requires_grad=True)
+        hx1 = (h0, c0) if ours_cls is LSTM else h0
+        h0b, c0b = h0.detach().clone().requires_grad_(), c0.detach().clone().requires_grad_()
+        hx2 = (h0b, c0b) if ours_cls is LSTM else h0b
+    packed = nn.utils.rnn.pack_padded_sequence(x1, lengths, batch_first=True, enforce_sorted=False)
+    out_p, s_ref = ref(packed, hx1)
+    out_ref, _ = nn.utils.rnn.pad_packed_sequence(out_p, batch_first=True, total_length=T)
+    out_ours, s_ours = ours(x2, hx2, lengths=lengths)
+    torch.testing.assert_close(out_ours, out_ref)
+    assert out_ours[2, 1:].abs().sum() == 0  # padded steps are zero
+    torch.testing.assert_close(s_ours, s_ref)
+    torch.manual_seed(5)
+    weights = [torch.randn_like(t) for t in (out_ref, *(s_ref if isinstance(s_ref, tuple) else (s_ref,)))]
+    _loss(out_ref, s_ref, weights).backward()
+    _loss(out_ours, s_ours, weights).backward()
+    torch.testing.assert_close(x2.grad, x1.grad)
+    if with_state:
+        for a, b in zip(hx2 if isinstance(hx2, tuple) else (hx2,), hx1 if isinstance(hx1, tuple) else (hx1,)):
+            torch.testing.assert_close(a.grad, b.grad)
+    for name, g in grads(ref).items():
+        torch.testing.assert_close(grads(ours)[name], g, msg=name)
+
+
+def test_lengths_at_full_length_change_nothing_and_bad_lengths_are_refused():
+    model = GRU(3, 4, bidirectional=True)
+    x = torch.randn(2, 5, 3)
+    torch.testing.assert_close(model(x, lengths=torch.tensor([5, 5]))[0], model(x)[0])
+    torch.testing.assert_close(model(x, lengths=[5, 5])[1], model(x)[1])
+    for bad, message in (([5], "shape"), ([0, 5], "between 1"), ([6, 2], "between 1")):
+        with pytest.raises(ValueError, match=message):
+            model(x, lengths=torch.tensor(bad))
+
+
+def test_a_padded_sequence_gives_what_it_gives_alone():
+    torch.manual_seed(0)
+    model = LSTM(3, 4, bidirectional=True)
+    short = torch.randn(1, 2, 3)
+    batch = torch.cat([torch.cat([short, torch.randn(1, 3, 3)], dim=1), torch.randn(1, 5, 3)])  # junk after step 2
+    out, (h, c) = model(batch, lengths=torch.tensor([2, 5]))
+    out_alone, (h_alone, c_alone) = model(short)
+    torch.testing.assert_close(out[:1, :2], out_alone)
+    torch.testing.assert_close(h[:, :1], h_alone)
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU, PeepholeLSTM])
+def test_cell_views_share_the_layer_parameters_and_step_like_it(cls):
+    torch.manual_seed(0)
+    model = cls(3, 4, num_layers=2)
+    x = torch.randn(2, 5, 3)
+    out, _ = model(x)
+    cell0, cell1 = model.cell(0), model.cell(1)
+    assert cell0.weight_hh is model.weight_hh_l0 and cell1.weight_ih is model.weight_ih_l1
+    s0 = s1 = None
+    for t in range(5):
+        s0 = cell0(x[:, t], s0)
+        s1 = cell1(s0[0] if isinstance(s0, tuple) else s0, s1)
+    torch.testing.assert_close((s1[0] if isinstance(s1, tuple) else s1), out[:, -1])
+    with pytest.raises(ValueError, match="no cell"):
+        model.cell(2)
 
 
 def test_parameter_count_matches_torch_and_the_lecture():
@@ -111,7 +221,7 @@ def test_peephole_wrapper_runs_and_is_trainable():
     out, (h, c) = model(torch.randn(2, 6, 3))
     assert out.shape == (2, 6, 8) and h.shape == c.shape == (4, 2, 4)
     out.sum().backward()
-    assert model.cells[0].weight_co.grad.abs().sum() > 0
+    assert model.weight_co_l0.grad.abs().sum() > 0 and model.cells[3].weight_co is model.weight_co_l1_reverse
 
 
 @pytest.mark.parametrize("make, message", [

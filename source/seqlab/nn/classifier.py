@@ -6,6 +6,10 @@
 .. math::
 
    h_b = \\text{output}_{b,\\; \\ell_b - 1}, \\qquad \\hat y_b = W h_b + c
+
+The recurrent layer is given the lengths, so its final state is exactly that. A bidirectional
+classifier puts the forward direction's state at ``ℓ_b - 1`` next to the backward direction's
+state at step 0 (which has read the whole sequence from its own end): ``[h→ ; h←]``, width 2H.
 """
 
 from __future__ import annotations
@@ -13,15 +17,15 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from seqlab.nn.recurrent import recurrent_layer
+from seqlab.nn.recurrent import last_hidden, recurrent_layer, run_padded
 
 
 class SequenceClassifier(nn.Module):
     """Embedding + RNN/LSTM/GRU + linear layer on the last real time step.
 
     ``recurrent`` picks ``seqlab``'s from-scratch layer by name, or pass ``builtin=True`` to use
-    ``torch.nn.LSTM`` and friends (same maths, faster kernels). Unidirectional only: a backward
-    direction would start on the padding of shorter sequences.
+    ``torch.nn.LSTM`` and friends (same maths, faster kernels; they are given a packed sequence).
+    ``bidirectional=True`` reads each review both ways, each direction starting at its own end.
     """
 
     def __init__(
@@ -35,18 +39,20 @@ class SequenceClassifier(nn.Module):
         dropout: float = 0.0,
         pad_index: int = 0,
         builtin: bool = False,
+        bidirectional: bool = False,
     ) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_index)
-        self.rnn = recurrent_layer(recurrent, embed_dim, hidden_size, num_layers, dropout, builtin)
+        self.rnn = recurrent_layer(recurrent, embed_dim, hidden_size, num_layers, dropout, builtin, bidirectional)
+        self.num_directions = 2 if bidirectional else 1
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden_size, num_classes)
+        self.out = nn.Linear(self.num_directions * hidden_size, num_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``tokens`` (B, T) padded ids, ``lengths`` (B,) → logits (B, num_classes)."""
         x = self.embedding(tokens)  # (B, T, E)
-        output, _ = self.rnn(x)  # (B, T, H)
-        last = output[torch.arange(tokens.size(0)), lengths.to(output.device) - 1]  # (B, H)
+        _, state = run_padded(self.rnn, x, lengths)  # final states at each sequence's own end
+        last = last_hidden(state, self.num_directions)  # (B, D*H)
         return self.out(self.dropout(last))  # (B, C)

@@ -35,22 +35,43 @@ from seqlab.nn.rnn import GatedCellBase
 
 
 class LSTMCell(GatedCellBase):
-    """One LSTM step; parameters named and shaped as ``torch.nn.LSTMCell``'s."""
+    """One LSTM step; parameters named and shaped as ``torch.nn.LSTMCell``'s.
+
+    ``forward(x, (h, c))`` is one whole step. It is split in two so that a layer can run the
+    first part for every time step at once: :meth:`input_projection` (``W_ih x + b_ih``, no
+    state needed) and :meth:`recur` (the rest, which needs ``h_{t-1}`` and ``c_{t-1}``).
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size, gates=4, bias=bias)
 
+    def initial_state(self, gi: torch.Tensor):
+        zero = gi.new_zeros(gi.size(0), self.hidden_size)  # (B, H)
+        return zero, zero
+
     def gate_inputs(self, input: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None):
-        """The four pre-activations (i, f, g, o), each (B, H), and ``c_prev``."""
-        h_prev, c_prev = (self.zeros(input), self.zeros(input)) if hx is None else hx
-        gi, gh = self.projections(input, h_prev)  # (B, 4H) each
+        """The four pre-activations (i, f, g, o), each (B, H), and ``c_prev``: for looking inside a step."""
+        gi = self.input_projection(input)  # (B, 4H)
+        h_prev, c_prev = self.initial_state(gi) if hx is None else hx
+        _, gh = self.projections(input, h_prev)  # (B, 4H)
         return (*(gi + gh).chunk(4, dim=1), c_prev)
 
     def forward(
         self, input: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``input`` (B, I), ``hx = (h_prev, c_prev)`` each (B, H) or None → ``(h, c)``."""
-        i, f, g, o, c_prev = self.gate_inputs(input, hx)  # (B, H) each
+        gi = self.input_projection(input)  # (B, 4H)
+        return self.recur(gi, self.initial_state(gi) if hx is None else hx, **self.recur_params())
+
+    @staticmethod
+    def recur(gi: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor], weight_hh: torch.Tensor,
+              bias_hh: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``gi`` = W_ih x_t + b_ih (B, 4H) given: the gates, the memory line and ``h_t``.
+
+        ``bias_hh=None`` when it is already inside ``gi``."""
+        h_prev, c_prev = hx
+        gates = torch.addmm(gi if bias_hh is None else gi + bias_hh, h_prev, weight_hh.T)  # (B, 4H)
+        i, f, g, o = gates.chunk(4, dim=1)  # (B, H) each, torch's order
         i, f, c_tilde, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = f * c_prev + i * c_tilde  # (B, H)
         h = o * torch.tanh(c)  # (B, H)
@@ -72,14 +93,19 @@ class PeepholeLSTMCell(LSTMCell):
         self.weight_cf = nn.Parameter(torch.empty(hidden_size).uniform_(-bound, bound))
         self.weight_co = nn.Parameter(torch.empty(hidden_size).uniform_(-bound, bound))
 
-    def forward(
-        self, input: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        i, f, g, o, c_prev = self.gate_inputs(input, hx)  # (B, H) each
-        i = torch.sigmoid(i + self.weight_ci * c_prev)
-        f = torch.sigmoid(f + self.weight_cf * c_prev)
+    def recur_params(self) -> dict:
+        return {**super().recur_params(), "weight_ci": self.weight_ci, "weight_cf": self.weight_cf,
+                "weight_co": self.weight_co}
+
+    @staticmethod
+    def recur(gi, hx, weight_hh, bias_hh, weight_ci, weight_cf, weight_co):
+        h_prev, c_prev = hx
+        gates = torch.addmm(gi if bias_hh is None else gi + bias_hh, h_prev, weight_hh.T)  # (B, 4H)
+        i, f, g, o = gates.chunk(4, dim=1)  # (B, H) each
+        i = torch.sigmoid(i + weight_ci * c_prev)
+        f = torch.sigmoid(f + weight_cf * c_prev)
         c = f * c_prev + i * torch.tanh(g)  # (B, H)
-        o = torch.sigmoid(o + self.weight_co * c)
+        o = torch.sigmoid(o + weight_co * c)
         h = o * torch.tanh(c)  # (B, H)
         return h, c
 
@@ -92,8 +118,15 @@ class GRUCell(GatedCellBase):
 
     def forward(self, input: torch.Tensor, hx: torch.Tensor | None = None) -> torch.Tensor:
         """``input`` (B, I), ``hx`` (B, H) or None → ``h`` (B, H)."""
-        h_prev = self.zeros(input) if hx is None else hx
-        gi, gh = self.projections(input, h_prev)  # (B, 3H) each
+        gi = self.input_projection(input)  # (B, 3H)
+        return self.recur(gi, self.initial_state(gi) if hx is None else hx, **self.recur_params())
+
+    @staticmethod
+    def recur(gi: torch.Tensor, h_prev: torch.Tensor, weight_hh: torch.Tensor,
+              bias_hh: torch.Tensor | None) -> torch.Tensor:
+        """``gi`` = W_ih x_t + b_ih (B, 3H) given. Unlike the LSTM's, ``b_hh`` cannot be folded into
+        ``gi`` ahead of time: ``b_hn`` sits inside ``r ⊙ (W_hn h + b_hn)``."""
+        gh = h_prev @ weight_hh.T if bias_hh is None else torch.addmm(bias_hh, h_prev, weight_hh.T)  # (B, 3H)
         i_r, i_z, i_n = gi.chunk(3, dim=1)  # (B, H) each
         h_r, h_z, h_n = gh.chunk(3, dim=1)  # (B, H) each
         r = torch.sigmoid(i_r + h_r)

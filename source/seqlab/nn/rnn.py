@@ -59,6 +59,21 @@ class GatedCellBase(nn.Module):
     def zeros(self, x: torch.Tensor) -> torch.Tensor:
         return x.new_zeros(x.size(0), self.hidden_size)  # (B, H)
 
+    def input_projection(self, x: torch.Tensor) -> torch.Tensor:
+        """``W_ih x + b_ih``, (B, gates * H): the part of a step that does not need the state."""
+        if x.dim() != 2 or x.size(1) != self.input_size:
+            raise ValueError(f"input must have shape (B, {self.input_size}), got {tuple(x.shape)}")
+        gi = x @ self.weight_ih.T  # (B, G*H)
+        return gi + self.bias_ih if self.bias else gi
+
+    def initial_state(self, gi: torch.Tensor):
+        """The zero state for a batch of B rows (what ``hx=None`` means)."""
+        return gi.new_zeros(gi.size(0), self.hidden_size)  # (B, H)
+
+    def recur_params(self) -> dict:
+        """The parameters that :meth:`recur` needs, by keyword (the recurrent layers pass their own)."""
+        return {"weight_hh": self.weight_hh, "bias_hh": self.bias_hh}
+
 
 class RNNCell(GatedCellBase):
     """One step of the Elman RNN: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
@@ -71,6 +86,16 @@ class RNNCell(GatedCellBase):
 
     def forward(self, input: torch.Tensor, hx: torch.Tensor | None = None) -> torch.Tensor:
         """``input`` (B, I), ``hx`` (B, H) or None for zeros → ``h`` (B, H)."""
-        h_prev = self.zeros(input) if hx is None else hx
-        gi, gh = self.projections(input, h_prev)  # (B, H) each
-        return torch.tanh(gi + gh) if self.nonlinearity == "tanh" else torch.relu(gi + gh)
+        gi = self.input_projection(input)  # (B, H)
+        return self.recur(gi, self.initial_state(gi) if hx is None else hx, **self.recur_params(),
+                          nonlinearity=self.nonlinearity)
+
+    @staticmethod
+    def recur(gi: torch.Tensor, h_prev: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor | None,
+              nonlinearity: str = "tanh") -> torch.Tensor:
+        """The sequential part of a step: ``gi`` = W_ih x_t + b_ih (B, H) given, add W_hh h_{t-1} + b_hh.
+
+        ``bias_hh=None`` when the caller has already added it into ``gi`` (the layers do, once
+        for all time steps)."""
+        pre = torch.addmm(gi, h_prev, weight_hh.T) if bias_hh is None else torch.addmm(gi + bias_hh, h_prev, weight_hh.T)
+        return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
