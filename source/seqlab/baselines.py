@@ -223,3 +223,60 @@ class KneserNeyLM:
         with np.errstate(divide="ignore"):
             logp = torch.from_numpy(np.log(self.distribution(context))).float()
         return logp.unsqueeze(0), tuple(context)
+
+    def decode_step(self, tokens: torch.Tensor, state=None):
+        """The batched interface of :mod:`seqlab.decoding`: ``tokens`` (N,) → log-probabilities
+        (N, V) and the state, the last ``order - 1`` tokens of each row as an (N, order-1) tensor
+        (``<bos>`` where the sentence is shorter, which :meth:`distribution` treats the same)."""
+        tokens = tokens.reshape(-1).long().cpu()  # (N,)
+        N, width = tokens.size(0), self.order - 1
+        if state is None:
+            state = torch.full((N, width), self.bos_index, dtype=torch.long)
+        context = torch.cat([state, tokens[:, None]], dim=1)[:, 1:] if width else state  # (N, order-1)
+        context[tokens == self.bos_index] = self.bos_index  # <bos> starts a fresh sentence
+        with np.errstate(divide="ignore"):
+            logp = np.log(np.stack([self.distribution(row) for row in context.tolist()]))  # (N, V)
+        return torch.from_numpy(logp).float(), context
+
+
+class MostFrequentReading:
+    """國字 → 注音 without context: each character gets the reading it had most often in training.
+
+    ``fit`` takes pairs ``{"text": "銀行行長", "zhuyin": ["ㄧㄣˊ", "ㄏㄤˊ", "ㄏㄤˊ", "ㄓㄤˇ"]}``
+    (as from :func:`seqlab.data.zhuyin.zhuyin_splits`); ties go to the reading seen first. A
+    character never seen in training gets pypinyin's reading of the character on its own
+    (``unknown=None``, the default: a dictionary lookup, in the labels' style), or the fixed
+    string ``unknown`` (such as ``"<unk>"``) to measure what the training data alone can do.
+    Every character of a heteronym gets one reading, so it is right on a heteronym only as
+    often as that reading is the most common one: the bar a seq2seq model has to clear.
+    """
+
+    def __init__(self, unknown: str | None = None):
+        self.unknown = unknown
+        self.table: dict[str, str] = {}
+
+    def fit(self, pairs) -> "MostFrequentReading":
+        counts: dict[str, Counter] = {}
+        for pair in pairs:
+            text, zhuyin = pair["text"], pair["zhuyin"]
+            if len(text) != len(zhuyin):
+                raise ValueError(f"text and zhuyin differ in length: {text!r} has {len(text)} characters, {len(zhuyin)} readings")
+            for ch, reading in zip(text, zhuyin):
+                counts.setdefault(ch, Counter())[reading] += 1
+        if not counts:
+            raise ValueError("no training pairs")
+        self.table = {ch: c.most_common(1)[0][0] for ch, c in counts.items()}  # most_common keeps first-seen order on ties
+        return self
+
+    def _unseen(self, ch: str) -> str:
+        if self.unknown is not None:
+            return self.unknown
+        from seqlab.data.zhuyin import default_reading
+
+        return default_reading(ch) or "<unk>"
+
+    def predict(self, text: str) -> list[str]:
+        """One reading per character of ``text``."""
+        if not self.table:
+            raise ValueError("call fit() before predict()")
+        return [self.table[ch] if ch in self.table else self._unseen(ch) for ch in text]
