@@ -85,3 +85,104 @@ def test_to_device_moves_nested_batches():
     moved = to_device(batch, "cpu")
     assert moved["n"] == 3 and moved["x"][1][0].device.type == "cpu"
     assert isinstance(History().last(), dict)
+
+
+def test_to_device_keeps_namedtuples_and_containers():
+    from seqlab.data.batching import make_seq2seq_batch
+
+    batch = make_seq2seq_batch([([5, 6], [7]), ([8], [9, 10])], bos_index=1, eos_index=2)
+    moved = to_device(batch, "meta")  # a real move on any machine: the "meta" device holds shapes only
+    assert type(moved) is type(batch) and moved._fields == batch._fields
+    assert all(t.device.type == "meta" for t in moved) and moved.tgt_in.shape == batch.tgt_in.shape
+    nested = {"pair": (torch.zeros(2), [torch.ones(3), "label"]), "batch": batch, "n": 3}
+    out = to_device(nested, "meta")
+    assert isinstance(out["pair"], tuple) and isinstance(out["pair"][1], list) and out["pair"][1][1] == "label"
+    assert out["pair"][1][0].device.type == "meta" and type(out["batch"]) is type(batch) and out["n"] == 3
+    assert to_device(batch, None) is batch
+
+
+def test_count_uses_the_first_tensor_of_any_container():
+    from seqlab.data.batching import make_lm_batch
+    from seqlab.train import _count
+
+    lm = make_lm_batch([[1, 4, 2], [1, 5, 6, 2], [1, 2]])
+    assert _count(lm) == 3
+    assert _count({"x": torch.zeros(5, 2), "y": torch.zeros(7)}) == 5
+    assert _count(((torch.zeros(4, 1), torch.zeros(9)), torch.zeros(2))) == 4
+    assert _count(torch.zeros(6, 3)) == 6 and _count(["no tensor"]) == 1
+
+
+class TinyLM(torch.nn.Module):
+    def __init__(self, vocab_size=12):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab_size, 8)
+        self.dropout = torch.nn.Dropout(0.5)
+        self.out = torch.nn.Linear(8, vocab_size)
+
+    def loss(self, inputs, targets):
+        logits = self.out(self.dropout(self.embedding(inputs)))  # (B, T, V)
+        n = int((targets != 0).sum())
+        return torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=0), n
+
+
+def test_evaluate_weights_batches_by_tokens_and_restores_the_mode():
+    from seqlab.data.batching import LanguageModelBatches
+    from seqlab.train import evaluate
+
+    torch.manual_seed(0)
+    model = TinyLM()
+    seqs = [[1] + torch.randint(3, 12, (int(n),)).tolist() + [2] for n in torch.randint(1, 9, (30,))]
+    batches = list(LanguageModelBatches(seqs, 7, shuffle=False))
+    model.train()
+    result = evaluate(model, batches, lambda m, b: m.loss(*b))
+    assert model.training  # back to training mode
+    with torch.no_grad():  # reference: one big batch in eval mode, every target token weighted once
+        model.eval()
+        inputs, targets = next(iter(LanguageModelBatches(seqs, len(seqs), shuffle=False)))
+        expected, n = model.loss(inputs, targets)
+    assert n == sum(len(s) - 1 for s in seqs)
+    assert result["loss"] == pytest.approx(expected.item(), rel=1e-5)
+    assert result["perplexity"] == pytest.approx(math.exp(expected.item()), rel=1e-5)
+    assert set(result) == {"loss", "perplexity"}
+    # eval mode (no dropout) and no graph, and a mode of eval stays eval
+    assert evaluate(model, batches, lambda m, b: m.loss(*b))["loss"] == pytest.approx(result["loss"])
+    assert not model.training
+    grads = []
+    evaluate(model, batches, lambda m, b: grads.append(m.loss(*b)[0].requires_grad) or m.loss(*b))
+    assert grads and not any(grads)
+
+
+def test_evaluate_without_counts_weights_by_rows_and_refuses_nothing():
+    from seqlab.train import evaluate
+
+    model = torch.nn.Linear(2, 1)
+    batches = [(torch.zeros(3, 2), torch.zeros(3, 1)), (torch.zeros(1, 2), torch.ones(1, 1))]
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+    result = evaluate(model, batches, mse)
+    assert result["loss"] == pytest.approx((3 * 0.0 + 1 * 1.0) / 4)  # rows weigh, not batches (that gives 0.5)
+    with pytest.raises(ValueError, match="no batches"):
+        evaluate(model, [], mse)
+
+
+def test_fit_moves_namedtuple_batches():
+    from seqlab.data.batching import LanguageModelBatches
+
+    torch.manual_seed(0)
+    model = TinyLM()
+    seqs = [[1, 3, 4, 5, 2], [1, 6, 7, 2], [1, 8, 9, 10, 11, 2]] * 4
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    h = fit(model, LanguageModelBatches(seqs, 4), lambda m, b: m.loss(*b), optimizer, epochs=3, device="cpu",
+            progress=False)
+    assert h.train_loss[-1] < h.train_loss[0]
+
+
+def test_evaluate_restores_mixed_modes_of_submodules():
+    from seqlab.train import evaluate
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    model.train()
+    model[1].eval()  # e.g. a frozen part
+    evaluate(model, [(torch.zeros(3, 2), torch.zeros(3, 2))], mse)
+    assert model.training and model[0].training and not model[1].training

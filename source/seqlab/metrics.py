@@ -5,10 +5,13 @@ analogy accuracy (3CosAdd, Mikolov et al. 2013).
 Generated text: distinct-n (Li et al. 2016) and the repetition rate. Classification over skewed
 classes: accuracy within groups of classes (frequent vs rare characters). Two classifiers on the
 same test set: the paired difference of their accuracies and its standard error.
+Language models: perplexity. Output sequences against references (chapter 5 on): edit distance,
+character error rate, exact match, and chrF and BLEU computed by sacrebleu.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping, Sequence
 
 import torch
@@ -179,3 +182,124 @@ def paired_accuracy_difference(correct_a: torch.Tensor, correct_b: torch.Tensor)
                          f"{tuple(correct_a.shape)} and {tuple(correct_b.shape)}")
     d = correct_b.double() - correct_a.double()  # (N,): +1, 0 or -1
     return d.mean().item(), (d.std() / len(d) ** 0.5).item()
+
+
+def perplexity(mean_nll: float) -> float:
+    """``exp(mean_nll)``: the perplexity of a model whose mean negative log-likelihood per token is ``mean_nll``.
+
+    ``mean_nll`` is the token-weighted mean cross-entropy in nats (``train.evaluate`` returns it as
+    ``"loss"``); a perplexity of ``k`` means the model is as unsure as a uniform choice among ``k``
+    tokens. Accepts a float, a NumPy scalar or a one-element tensor; a loss too large for
+    ``math.exp`` gives ``inf`` instead of raising ``OverflowError`` (a diverged model), NaN stays NaN.
+    """
+    value = float(mean_nll)
+    try:
+        return math.exp(value)
+    except OverflowError:
+        return math.inf
+
+
+def edit_distance(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
+    """Levenshtein distance: the fewest insertions, deletions and substitutions that turn ``a`` into ``b``.
+
+    ``a`` and ``b`` are any sequences whose items compare with ``==`` (strings compare characters,
+    lists of tokens compare words). The dynamic programme keeps one row of the table
+    ``D[i][j]`` = distance between ``a[:i]`` and ``b[:j]``:
+
+    .. math::
+
+       D_{i,j} = \\min\\bigl(D_{i-1,j} + 1,\\ D_{i,j-1} + 1,\\ D_{i-1,j-1} + [a_i \\ne b_j]\\bigr),
+       \\qquad D_{i,0} = i, \\quad D_{0,j} = j,
+
+    in ``O(len(a) · len(b))`` time and ``O(len(b))`` memory.
+    """
+    prev = list(range(len(b) + 1))  # D[0][j] = j
+    for i, x in enumerate(a, start=1):
+        row = [i]  # D[i][0] = i
+        for j, y in enumerate(b, start=1):
+            row.append(min(prev[j] + 1,  # delete x
+                           row[j - 1] + 1,  # insert y
+                           prev[j - 1] + (x != y)))  # substitute (free if equal)
+        prev = row
+    return prev[-1]
+
+
+def _check_corpus(hypotheses: Sequence, references: Sequence) -> None:
+    for name, value in (("hypotheses", hypotheses), ("references", references)):
+        if isinstance(value, str):
+            raise ValueError(f"{name} must be a list of sentences, got one string ({value[:20]!r}); wrap it in a list")
+    if len(hypotheses) != len(references):
+        raise ValueError(f"hypotheses and references must pair up one to one, got {len(hypotheses)} hypotheses "
+                         f"and {len(references)} references")
+    if len(hypotheses) == 0:
+        raise ValueError("hypotheses and references must not be empty")
+
+
+def character_error_rate(hypotheses: Sequence[Sequence[Hashable]], references: Sequence[Sequence[Hashable]],
+                         *, per_sentence: bool = False) -> float | list[float]:
+    """Character error rate: edits needed to turn the hypotheses into the references, per reference character.
+
+    By default this is the corpus CER, the one speech recognition reports:
+    ``Σ edit_distance(h, r) / Σ len(r)`` over all pairs. Long sentences weigh more than short ones,
+    and the number can exceed 1 when the hypotheses are longer than the references. With
+    ``per_sentence=True`` the list of each pair's own ``edit_distance(h, r) / len(r)`` comes back
+    instead (for a paired comparison or a histogram); their plain mean is a different number.
+    Strings are compared character by character as given, spaces and punctuation included (normalise
+    them first if they should not count); lists of tokens give a token (word) error rate.
+    Raises ``ValueError`` when the lists differ in length, are empty, or a reference is empty.
+    """
+    _check_corpus(hypotheses, references)
+    if any(len(r) == 0 for r in references):
+        raise ValueError("every reference needs at least one character: the error rate divides by its length")
+    edits = [edit_distance(h, r) for h, r in zip(hypotheses, references)]
+    if per_sentence:
+        return [e / len(r) for e, r in zip(edits, references)]
+    return sum(edits) / sum(len(r) for r in references)
+
+
+def exact_match(hypotheses: Sequence[Sequence[Hashable]], references: Sequence[Sequence[Hashable]]) -> float:
+    """Share of hypotheses equal to their reference, on a 0–1 scale (like accuracy, unlike chrF and BLEU)."""
+    _check_corpus(hypotheses, references)
+    return sum(list(h) == list(r) for h, r in zip(hypotheses, references)) / len(references)
+
+
+def _sacrebleu_metrics():
+    try:
+        from sacrebleu import metrics
+    except ImportError as error:  # an optional dependency: the data extra
+        raise ImportError("chrf and bleu need sacrebleu: pip install 'seqlab[data]' (or pip install sacrebleu)") \
+            from error
+    return metrics
+
+
+def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus chrF (Popović 2015) of ``hypotheses`` against one reference each, on sacrebleu's 0–100 scale.
+
+    chrF is the F-score (β = 2, recall weighted more) of character n-grams up to n = 6, so it needs
+    no word segmentation and suits Chinese, where a word segmenter's mistakes would otherwise
+    become the metric's. It is computed by ``sacrebleu.metrics.CHRF()`` with its defaults, so
+    the number is comparable with any other chrF reported from sacrebleu. Identical lists score
+    100, lists without a shared character 0.
+    """
+    _check_corpus(hypotheses, references)
+    return float(_sacrebleu_metrics().CHRF().corpus_score(list(hypotheses), [list(references)]).score)
+
+
+def bleu(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str = "zh") -> float:
+    """Corpus BLEU (Papineni et al. 2002) of ``hypotheses`` against one reference each, on sacrebleu's 0–100 scale.
+
+    BLEU is the geometric mean of the modified 1- to 4-gram precisions over the whole corpus,
+    times a brevity penalty. Why a standard implementation: every choice (tokenisation,
+    smoothing, sentence or corpus level) moves the number by several points. d2l.ai's own
+    ``bleu`` scores one sentence at a time, without smoothing and without sacrebleu's
+    tokenisation, so its numbers are not comparable with published BLEU (Post 2018, "A Call for
+    Clarity in Reporting BLEU Scores", which introduced sacrebleu for that reason). This function
+    calls ``sacrebleu.metrics.BLEU(tokenize=tokenize)``; with the default ``"zh"`` tokenizer each
+    Chinese character is a token (non-Chinese text is tokenised as by ``"13a"``), so no word
+    segmenter is involved. Pass ``tokenize="13a"`` for text in other scripts. A single short
+    sentence can score 0 simply for lacking a matching 4-gram: report BLEU on a corpus, and
+    prefer :func:`chrf` for short Chinese outputs.
+    """
+    _check_corpus(hypotheses, references)
+    metric = _sacrebleu_metrics().BLEU(tokenize=tokenize)
+    return float(metric.corpus_score(list(hypotheses), [list(references)]).score)

@@ -3,8 +3,9 @@
 It shows a ``tqdm.auto`` bar (a widget in Jupyter, text elsewhere) with the running loss and
 throughput, optionally clips the gradient norm, evaluates after each epoch and calls a callback.
 It never draws: ``seqlab.plot.plot_history`` draws from the returned history.
-:class:`EarlyStopping` is a callback that stops when a validation number stops improving and
-keeps the best weights.
+:func:`evaluate` runs the same ``loss_fn`` over held-out batches and returns the mean loss and
+perplexity. :class:`EarlyStopping` is a callback that stops when a validation number stops
+improving and keeps the best weights.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch.utils import _pytree as pytree
 from tqdm.auto import tqdm
+
+from seqlab.metrics import perplexity
 
 Batch = Any
 LossFn = Callable[[torch.nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, int]"]
@@ -45,21 +49,21 @@ class History:
 
 
 def to_device(batch: Batch, device: torch.device | str | None) -> Batch:
-    """Move a tensor, or tensors nested in tuples, lists and dicts, to ``device``."""
+    """Move a tensor, or tensors nested in tuples, NamedTuples, lists and dicts, to ``device``.
+
+    The containers keep their type (a :class:`~seqlab.data.batching.Seq2SeqBatch` stays one):
+    torch's pytree utilities rebuild them around the moved tensors. Anything that is not a
+    tensor (an int, a string) is left as it is.
+    """
     if device is None:
         return batch
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    return batch
+    return pytree.tree_map(lambda x: x.to(device, non_blocking=True) if isinstance(x, torch.Tensor) else x, batch)
 
 
 def _count(batch: Batch) -> int:
-    first = batch[0] if isinstance(batch, (list, tuple)) else batch
-    return int(first.shape[0]) if isinstance(first, torch.Tensor) else 1
+    """Rows of the batch's first tensor (containers searched in order), or 1 if it holds none."""
+    first = next((x for x in pytree.tree_leaves(batch) if isinstance(x, torch.Tensor)), None)
+    return int(first.shape[0]) if first is not None and first.dim() > 0 else 1
 
 
 def fit(
@@ -145,6 +149,38 @@ def fit(
         if max_steps is not None and steps >= max_steps:
             break
     return history
+
+
+def evaluate(model: torch.nn.Module, batches: Iterable[Batch], loss_fn: LossFn,
+             device: torch.device | str | None = None) -> dict[str, float]:
+    """Mean loss of ``model`` over ``batches`` and its perplexity, without training.
+
+    ``loss_fn(model, batch)`` is the one given to :func:`fit`: it returns a batch's mean loss, or
+    ``(loss, n)`` with the number of items (tokens) it averaged over. Batches are weighted by
+    ``n`` (by the rows of the batch otherwise), so the result is the mean over all items,
+    ``loss = Σ_batches n·loss / Σ_batches n``, not the mean of batch means; with a cross-entropy
+    loss ``perplexity = exp(loss)`` (:func:`seqlab.metrics.perplexity`). The model runs in
+    ``eval`` mode (no dropout) under ``torch.no_grad()``, and goes back to the mode it was in.
+    Returns ``{"loss": ..., "perplexity": ...}``.
+    """
+    modes = [(module, module.training) for module in model.modules()]  # put back exactly, submodules too
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                batch = to_device(batch, device)
+                out = loss_fn(model, batch)
+                loss, n = out if isinstance(out, tuple) else (out, _count(batch))
+                total += float(loss) * int(n)
+                count += int(n)
+    finally:
+        for module, training in modes:
+            module.training = training
+    if count == 0:
+        raise ValueError("evaluate got no batches (or only batches of 0 items): there is nothing to average")
+    mean = total / count
+    return {"loss": mean, "perplexity": perplexity(mean)}
 
 
 class EarlyStopping:
