@@ -224,6 +224,20 @@ class KneserNeyLM:
             logp = torch.from_numpy(np.log(self.distribution(context))).float()
         return logp.unsqueeze(0), tuple(context)
 
+    def decode_step(self, tokens: torch.Tensor, state=None):
+        """The batched interface of :mod:`seqlab.decoding`: ``tokens`` (N,) → log-probabilities
+        (N, V) and the state, the last ``order - 1`` tokens of each row as an (N, order-1) tensor
+        (``<bos>`` where the sentence is shorter, which :meth:`distribution` treats the same)."""
+        tokens = tokens.reshape(-1).long().cpu()  # (N,)
+        N, width = tokens.size(0), self.order - 1
+        if state is None:
+            state = torch.full((N, width), self.bos_index, dtype=torch.long)
+        context = torch.cat([state, tokens[:, None]], dim=1)[:, 1:] if width else state  # (N, order-1)
+        context[tokens == self.bos_index] = self.bos_index  # <bos> starts a fresh sentence
+        with np.errstate(divide="ignore"):
+            logp = np.log(np.stack([self.distribution(row) for row in context.tolist()]))  # (N, V)
+        return torch.from_numpy(logp).float(), context
+
 
 class MostFrequentReading:
     """國字 → 注音 without context: each character gets the reading it had most often in training.

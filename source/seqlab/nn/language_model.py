@@ -19,6 +19,15 @@ import torch.nn.functional as F
 from seqlab.nn.recurrent import recurrent_layer
 
 
+def _swap_batch(state):
+    """(L, N, H) ↔ (N, L, H) for a state tensor, each tensor of a tuple, or None."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(_swap_batch(s) for s in state)
+    return state.transpose(0, 1).contiguous()
+
+
 class RNNLanguageModel(nn.Module):
     """Token-level language model (the architecture of lecture 004: embedding + stacked LSTM + dropout + dense).
 
@@ -59,6 +68,14 @@ class RNNLanguageModel(nn.Module):
         """One generation step: ``token`` (B,) → logits (B, V) and the new state."""
         logits, state = self(token.unsqueeze(1), state)  # (B, 1, V)
         return logits[:, 0], state
+
+    def decode_step(self, tokens: torch.Tensor, state=None):
+        """The interface of :mod:`seqlab.decoding`: ``tokens`` (N,) → log-probabilities (N, V) and
+        the state **batch first**: (N, L, H), a pair of them for an LSTM. torch's recurrent layers
+        keep it as (L, N, H), so it is transposed on the way in and out; beam search can then pick
+        rows with ``index_select(0, ...)``."""
+        logits, state = self.step(tokens.to(self.out.weight.device), _swap_batch(state))  # (N, V)
+        return logits.log_softmax(dim=-1), _swap_batch(state)
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
         """Mean cross-entropy over non-pad targets, and how many there were (for perplexity)."""
