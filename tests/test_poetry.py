@@ -88,3 +88,38 @@ def test_five_character_poems_keep_quatrains_and_regulated_verse_once():
     ]
     texts = poetry.five_character_poems(poems)
     assert texts == ["床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉。", "白日依山盡，黃河入海流。欲窮千里目，更上一層樓。" * 2]
+
+
+def test_poem_title_splits_follow_the_poem_text_split(monkeypatch):
+    from seqlab.data.splits import split_of
+
+    poems = [{"title": f"題{i:03d}", "author": "某", "paragraphs": [f"第{i:03d}首詩，" + "山" * (i % 30)]} for i in range(300)]
+    monkeypatch.setattr(poetry, "tang_poems", lambda: poems)
+    splits = poetry.poem_title_splits()
+    assert sum(len(v) for v in splits.values()) == 300
+    for name, rows in splits.items():
+        for row in rows:
+            assert set(row) == {"title", "body", "author"}
+            assert split_of(row["body"]) == name  # the split chapters 3 and 4 use for poem texts
+    bodies = {k: {r["body"] for r in v} for k, v in splits.items()}
+    assert not bodies["train"] & bodies["test"] and not bodies["valid"] & bodies["test"]
+    assert poetry.poem_title_splits() == splits
+    short = poetry.poem_title_splits(max_body_len=20)
+    assert all(len(r["body"]) <= 20 for rows in short.values() for r in rows)
+    small = poetry.poem_title_splits(sizes=(50, 5, 5))
+    assert [len(v) for v in small.values()] == [50, 5, 5]
+    assert {r["body"] for r in small["test"]} <= bodies["test"]
+    with pytest.raises(ValueError, match="sizes"):
+        poetry.poem_title_splits(sizes=(1, 2))
+    with pytest.raises(ValueError, match="fewer"):
+        poetry.poem_title_splits(sizes=(10_000, 1, 1))
+    with pytest.raises(ValueError, match="max_body_len"):
+        poetry.poem_title_splits(max_body_len=0)
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="the real corpus is fetched with npm (apt-get install npm)")
+def test_real_poem_title_splits():
+    splits = poetry.poem_title_splits()
+    assert 30_000 < len(splits["train"]) < 32_500 and 3_500 < len(splits["test"]) < 4_500
+    test_bodies = {r["body"] for r in splits["test"]}
+    assert not test_bodies & {r["body"] for r in splits["train"]}

@@ -107,3 +107,42 @@ def five_character_poems(poems: list[dict] | None = None) -> list[str]:
         if is_five_character(poem["paragraphs"]):
             texts.setdefault("".join(poem["paragraphs"]), None)
     return list(texts)
+
+
+def poem_title_splits(
+    max_len: int = 12,
+    max_body_len: int | None = None,
+    sizes: tuple[int | None, int | None, int | None] | None = None,
+) -> dict[str, list[dict]]:
+    """(poem → title) pairs for the conditional title generator, split 80/10/10 into
+    ``{"train", "valid", "test"}``: dicts ``{"title": "靜夜思", "body": "牀前看月光，…", "author": "李白"}``.
+
+    The split is the one chapters 3 and 4 use for poem texts, ``split_by_hash(..., key=poem text)``
+    with the default seed, so a five-character poem in their test set is in this test set too,
+    and a poem is in one split only (a title shared by many poems, 雜詩 or 送人, can be in all).
+    ``max_body_len`` drops longer poems; ``sizes`` (train, valid, test; None for all of a split)
+    keeps a seeded sample of each split, a smaller sample being part of a larger one.
+    """
+    import hashlib
+
+    from seqlab.data.splits import SPLITS, split_by_hash
+
+    if max_body_len is not None and max_body_len < 1:
+        raise ValueError(f"max_body_len must be None or >= 1, got {max_body_len}")
+    sizes = (None, None, None) if sizes is None else tuple(sizes)
+    if len(sizes) != 3 or any(s is not None and s < 0 for s in sizes):
+        raise ValueError(f"sizes must be three non-negative integers or None (train, valid, test), got {sizes}")
+    pairs = [{"title": p["title"], "body": p["poem"], "author": p["author"]} for p in poem_titles(max_len)
+             if max_body_len is None or len(p["poem"]) <= max_body_len]
+    parts = split_by_hash(pairs, key=lambda p: p["body"])
+    out = {}
+    for name, size in zip(SPLITS, sizes):
+        rows = parts[name]
+        if size is not None:
+            if size > len(rows):
+                raise ValueError(f"the {name} split has {len(rows):,} poems, fewer than the {size:,} asked for")
+            rank = {i: hashlib.sha256(f"poem-titles\x00{r['body']}".encode()).digest() for i, r in enumerate(rows)}
+            keep = set(sorted(rank, key=rank.get)[:size])
+            rows = [r for i, r in enumerate(rows) if i in keep]
+        out[name] = rows
+    return out
