@@ -245,6 +245,12 @@ def main() -> None:
               "|---|---:|---:|---:|---:|---:|")
         print("\n".join(recurrent_speed()))
 
+        from beam import BEAM_HEADER, beam_speed  # bench/beam.py, next to this file
+
+        print("\n## Beam search: one batched call vs a loop over the inputs, CPU\n")
+        print(BEAM_HEADER)
+        print("\n".join(beam_speed()))
+
         if not args.skip_grading:
             print("\n## Autograding (one submission each)\n")
             print("| assignment | submission | seconds |\n|---|---|---:|")
