@@ -8,7 +8,10 @@
    also read from the executed notebooks.
 4. Chapter 4: one row per training trick, the metric without and with it (same task and seed), as
    each lesson glued it under the name ``tricks``.
-5. Autograde time per submission of each assignment, for the solution and the blank exercise,
+5. Chapter 5: every seq2seq task's methods and decodings next to its baseline (exact match, CER,
+   chrF, perplexity), as each lesson glued them under the name ``seq2seq``.
+6. Speed: seqlab's LSTM/GRU vs torch's (forward + backward), and batched beam search vs a loop.
+7. Autograde time per submission of each assignment, for the solution and the blank exercise,
    and the wall time of grading a synthetic class (default 100 submissions of a01) in parallel
    workers (`--class-only` runs just that).
 
@@ -235,10 +238,20 @@ def main() -> None:
                                                  ("trick", "task", "metric", "without", "with", "verdict")]
                 print("| " + " | ".join(cells) + " |")
 
+        rows = [(nb_path, row) for nb_path, values in glue_by_nb.items() if "seq2seq" in values
+                for row in ast.literal_eval(values["seq2seq"])]
+        if rows:
+            print(f"\n## Chapter 5: seq2seq tasks against their baselines (test split, profile {os.environ.get('SEQLAB_PROFILE', 'auto')})\n")
+            print("| lesson | task | method | decoding | exact match | CER | chrF | other |\n|---|---|---|---|---|---|---|---|")
+            for nb_path, row in rows:
+                cells = [Path(nb_path).stem] + [str(row.get(k, "")).replace("|", "/") for k in
+                                                 ("task", "method", "decoding", "exact", "cer", "chrf", "other")]
+                print("| " + " | ".join(cells) + " |")
+
         print("\n## Every number the notebooks glued into the prose\n")
         for nb_path, values in glue_by_nb.items():
             if values:
-                print(f"- {nb_path}: " + ", ".join(f"{k}={v}" for k, v in values.items() if k != "tricks"))
+                print(f"- {nb_path}: " + ", ".join(f"{k}={v}" for k, v in values.items() if k not in ("tricks", "seq2seq")))
 
         print("\n## Recurrent layers: seqlab vs torch, forward + backward, CPU, B=32 T=100 H=128 (median of 5)\n")
         print("| layer | torch ms | torch ms, oneDNN off | seqlab ms | ratio | ratio, oneDNN off |\n"
