@@ -246,3 +246,17 @@ def test_bad_inputs():
         model(torch.randn(2, 0, 3))
     with pytest.raises(ValueError, match="initial state"):
         model(torch.randn(2, 5, 3), (torch.zeros(1, 3, 4), torch.zeros(1, 3, 4)))
+
+
+def test_peephole_layer_with_lengths_gives_each_sequence_what_it_gives_alone():
+    torch.manual_seed(0)
+    model = PeepholeLSTM(3, 4, bidirectional=True, num_layers=2)
+    x = torch.randn(3, 6, 3)
+    lengths = torch.tensor([6, 2, 4])
+    out, (h, c) = model(x, lengths=lengths)
+    for b, n in enumerate(lengths.tolist()):
+        alone, (h1, c1) = model(x[b:b + 1, :n])
+        torch.testing.assert_close(out[b:b + 1, :n], alone)
+        torch.testing.assert_close(h[:, b:b + 1], h1)
+        torch.testing.assert_close(c[:, b:b + 1], c1)
+        assert out[b, n:].abs().sum() == 0
