@@ -137,6 +137,22 @@ def class_time(work: Path, n: int, assignment: str = "a01-embedding", workers: i
             f"{per[len(per) // 2]:.1f} | {ok}/{n} |")
 
 
+TABLES = ("tricks", "seq2seq")  # glued lists of row dicts, printed as tables rather than as numbers
+
+
+def glued_table(glue_by_nb: dict[str, dict[str, str]], name: str, title: str, columns: dict[str, str]) -> None:
+    """Print the rows every notebook glued under ``name`` (a list of dicts) as one table, with the lesson first."""
+    rows = [(nb_path, row) for nb_path, values in glue_by_nb.items() if name in values
+            for row in ast.literal_eval(values[name])]
+    if not rows:
+        return
+    print(f"\n## {title}, profile {os.environ.get('SEQLAB_PROFILE', 'auto')}\n")
+    print("| lesson | " + " | ".join(columns.values()) + " |\n|" + "---|" * (len(columns) + 1))
+    for nb_path, row in rows:
+        cells = [Path(nb_path).stem] + [str(row.get(k, "")).replace("|", "/") for k in columns]
+        print("| " + " | ".join(cells) + " |")
+
+
 def recurrent_speed(rounds: int = 5) -> list[str]:
     """Forward + backward of our LSTM/GRU vs torch's at B=32, T=100, H=128 on the CPU, interleaved.
 
@@ -228,30 +244,17 @@ def main() -> None:
                   f"paired bootstrap 95% interval of LSTM - KN test perplexity: [{t.get('boot_low')}, {t.get('boot_high')}] "
                   f"({t.get('boot_verdict')})")
 
-        rows = [(nb_path, row) for nb_path, values in glue_by_nb.items() if "tricks" in values
-                for row in ast.literal_eval(values["tricks"])]
-        if rows:
-            print(f"\n## Chapter 4: training tricks, each without and with it (same task and seed, profile {os.environ.get('SEQLAB_PROFILE', 'auto')})\n")
-            print("| lesson | trick | task | metric | without | with | verdict |\n|---|---|---|---|---|---|---|")
-            for nb_path, row in rows:
-                cells = [Path(nb_path).stem] + [str(row.get(k, "")).replace("|", "/") for k in
-                                                 ("trick", "task", "metric", "without", "with", "verdict")]
-                print("| " + " | ".join(cells) + " |")
-
-        rows = [(nb_path, row) for nb_path, values in glue_by_nb.items() if "seq2seq" in values
-                for row in ast.literal_eval(values["seq2seq"])]
-        if rows:
-            print(f"\n## Chapter 5: seq2seq tasks against their baselines (test split, profile {os.environ.get('SEQLAB_PROFILE', 'auto')})\n")
-            print("| lesson | task | method | decoding | exact match | CER | chrF | other |\n|---|---|---|---|---|---|---|---|")
-            for nb_path, row in rows:
-                cells = [Path(nb_path).stem] + [str(row.get(k, "")).replace("|", "/") for k in
-                                                 ("task", "method", "decoding", "exact", "cer", "chrf", "other")]
-                print("| " + " | ".join(cells) + " |")
+        glued_table(glue_by_nb, "tricks", "Chapter 4: training tricks, each without and with it (same task and seed)",
+                    {"trick": "trick", "task": "task", "metric": "metric", "without": "without", "with": "with",
+                     "verdict": "verdict"})
+        glued_table(glue_by_nb, "seq2seq", "Chapter 5: seq2seq tasks against their baselines (test split)",
+                    {"task": "task", "method": "method", "decoding": "decoding", "exact": "exact match", "cer": "CER",
+                     "chrf": "chrF", "other": "other"})
 
         print("\n## Every number the notebooks glued into the prose\n")
         for nb_path, values in glue_by_nb.items():
             if values:
-                print(f"- {nb_path}: " + ", ".join(f"{k}={v}" for k, v in values.items() if k not in ("tricks", "seq2seq")))
+                print(f"- {nb_path}: " + ", ".join(f"{k}={v}" for k, v in values.items() if k not in TABLES))
 
         print("\n## Recurrent layers: seqlab vs torch, forward + backward, CPU, B=32 T=100 H=128 (median of 5)\n")
         print("| layer | torch ms | torch ms, oneDNN off | seqlab ms | ratio | ratio, oneDNN off |\n"

@@ -123,26 +123,12 @@ def poem_title_splits(
     ``max_body_len`` drops longer poems; ``sizes`` (train, valid, test; None for all of a split)
     keeps a seeded sample of each split, a smaller sample being part of a larger one.
     """
-    import hashlib
-
-    from seqlab.data.splits import SPLITS, split_by_hash
+    from seqlab.data.splits import check_sizes, nested_samples, split_by_hash
 
     if max_body_len is not None and max_body_len < 1:
         raise ValueError(f"max_body_len must be None or >= 1, got {max_body_len}")
-    sizes = (None, None, None) if sizes is None else tuple(sizes)
-    if len(sizes) != 3 or any(s is not None and s < 0 for s in sizes):
-        raise ValueError(f"sizes must be three non-negative integers or None (train, valid, test), got {sizes}")
+    sizes = check_sizes(sizes)
     pairs = [{"title": p["title"], "body": p["poem"], "author": p["author"]} for p in poem_titles(max_len)
              if max_body_len is None or len(p["poem"]) <= max_body_len]
     parts = split_by_hash(pairs, key=lambda p: p["body"])
-    out = {}
-    for name, size in zip(SPLITS, sizes):
-        rows = parts[name]
-        if size is not None:
-            if size > len(rows):
-                raise ValueError(f"the {name} split has {len(rows):,} poems, fewer than the {size:,} asked for")
-            rank = {i: hashlib.sha256(f"poem-titles\x00{r['body']}".encode()).digest() for i, r in enumerate(rows)}
-            keep = set(sorted(rank, key=rank.get)[:size])
-            rows = [r for i, r in enumerate(rows) if i in keep]
-        out[name] = rows
-    return out
+    return nested_samples(parts, sizes, key=lambda p: p["body"], salt="poem-titles", noun="poems")

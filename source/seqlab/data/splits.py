@@ -37,3 +37,30 @@ def split_by_hash(
     for item in items:
         out[split_of(key(item), fractions, seed)].append(item)
     return out
+
+
+def check_sizes(sizes) -> tuple:
+    """``sizes`` as a (train, valid, test) tuple: None (keep everything) or three non-negative ints / None."""
+    sizes = (None, None, None) if sizes is None else tuple(sizes)
+    if len(sizes) != 3 or any(s is not None and s < 0 for s in sizes):
+        raise ValueError(f"sizes must be three non-negative integers or None (train, valid, test), got {sizes}")
+    return sizes
+
+
+def nested_samples(
+    parts: dict[str, list[T]], sizes, key: Callable[[T], str], salt: str, noun: str = "examples"
+) -> dict[str, list[T]]:
+    """Cut each split to its size (``sizes`` as in :func:`check_sizes`) by a second seeded hash of
+    ``key``, keeping the split's order: the items with the smallest ``sha256(salt \\0 key)`` stay,
+    so a smaller sample is always part of a larger one and the sample never depends on the corpus order."""
+    out = {}
+    for name, size in zip(SPLITS, check_sizes(sizes)):
+        rows = parts[name]
+        if size is not None:
+            if size > len(rows):
+                raise ValueError(f"the {name} split has {len(rows):,} {noun}, fewer than the {size:,} asked for")
+            rank = [hashlib.sha256(f"{salt}\x00{key(r)}".encode("utf-8")).digest() for r in rows]
+            keep = set(sorted(range(len(rows)), key=rank.__getitem__)[:size])
+            rows = [r for i, r in enumerate(rows) if i in keep]
+        out[name] = rows
+    return out

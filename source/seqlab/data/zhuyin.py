@@ -205,10 +205,6 @@ def zhuyin_stats(min_len: int = 4, max_len: int = 30) -> dict:
     return dict(_load(min_len, max_len)["stats"])
 
 
-def _rank(key: str, seed: str) -> bytes:
-    return hashlib.sha256(f"{seed}\x00sample\x00{key}".encode("utf-8")).digest()
-
-
 def zhuyin_splits(
     sizes: tuple[int | None, int | None, int | None] | None = (8000, 500, 1000),
     *,
@@ -219,23 +215,11 @@ def zhuyin_splits(
     """:func:`zhuyin_clauses` split 80/10/10 by a seeded hash of the text, then cut to ``sizes``
     (train, valid, test) by a second hash, so a smaller split is part of a larger one.
     ``sizes=None`` (or None for one split) keeps all of it. Fast sizes: 8,000/500/1,000."""
-    from seqlab.data.splits import SPLITS, split_by_hash
+    from seqlab.data.splits import check_sizes, nested_samples, split_by_hash
 
-    if sizes is None:
-        sizes = (None, None, None)
-    if len(sizes) != 3 or any(s is not None and s < 0 for s in sizes):
-        raise ValueError(f"sizes must be three non-negative integers or None (train, valid, test), got {sizes}")
+    sizes = check_sizes(sizes)
     parts = split_by_hash(zhuyin_clauses(min_len, max_len), key=lambda c: c["text"], seed=seed)
-    out = {}
-    for name, size in zip(SPLITS, sizes):
-        rows = parts[name]
-        if size is not None:
-            if size > len(rows):
-                raise ValueError(f"the {name} split has {len(rows):,} clauses, fewer than the {size:,} asked for")
-            keep = set(sorted(range(len(rows)), key=lambda i: _rank(rows[i]["text"], seed))[:size])
-            rows = [r for i, r in enumerate(rows) if i in keep]
-        out[name] = rows
-    return out
+    return nested_samples(parts, sizes, key=lambda c: c["text"], salt=f"{seed}\x00sample", noun="clauses")
 
 
 def reading_counts(pairs: Iterable[dict]) -> dict[str, Counter]:
