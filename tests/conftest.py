@@ -1,4 +1,5 @@
-"""Shared fixtures: a private data cache per session, the repository root, the corpus."""
+"""Shared fixtures: the repository root and People's Daily as word lists (read through the data
+cache, SEQLAB_DATA or ~/.cache/seqlab); and the off-screen matplotlib backend for this process."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Every from-scratch recurrent cell and wrapper against the torch built-in with the same weights:
-outputs, final states and gradients (of the input, the initial state and every parameter)."""
+"""Every from-scratch recurrent cell and layer against the torch built-in with the same weights: outputs,
+final states and gradients (through outputs and final states; of the input, the initial state and every
+parameter), on full and padded batches (lengths= against pack_padded_sequence); state dicts both ways."""
 
 import itertools
 
@@ -260,3 +261,47 @@ def test_peephole_layer_with_lengths_gives_each_sequence_what_it_gives_alone():
         torch.testing.assert_close(h[:, b:b + 1], h1)
         torch.testing.assert_close(c[:, b:b + 1], c1)
         assert out[b, n:].abs().sum() == 0
+
+
+@pytest.mark.parametrize("kwargs", [dict(nonlinearity="relu"), dict(bias=False), dict(nonlinearity="relu", bias=False)])
+def test_relu_and_bias_free_layers_match_torch_with_gradients(kwargs):
+    torch.manual_seed(4)
+    ref = nn.RNN(3, 4, num_layers=2, bidirectional=True, batch_first=True, **kwargs).double()
+    ours = RNN(3, 4, num_layers=2, bidirectional=True, **kwargs).double()
+    ours.load_state_dict(ref.state_dict())
+    x1 = torch.randn(2, 5, 3, dtype=torch.double, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    h1 = torch.randn(4, 2, 4, dtype=torch.double, requires_grad=True)
+    h2 = h1.detach().clone().requires_grad_()
+    (o1, s1), (o2, s2) = ref(x1, h1), ours(x2, h2)
+    torch.testing.assert_close(o2, o1)
+    ((o1 ** 2).sum() + (s1 * 3).sum()).backward()
+    ((o2 ** 2).sum() + (s2 * 3).sum()).backward()
+    torch.testing.assert_close(x2.grad, x1.grad)
+    torch.testing.assert_close(h2.grad, h1.grad)
+    for name, g in grads(ref).items():
+        torch.testing.assert_close(grads(ours)[name], g, msg=name)
+
+
+def test_peephole_cell_matches_a_hand_written_reference_and_gradcheck():
+    torch.manual_seed(5)
+    cell = PeepholeLSTMCell(3, 4).double()
+    x = torch.randn(2, 3, dtype=torch.double)
+    h, c = torch.randn(2, 4, dtype=torch.double), torch.randn(2, 4, dtype=torch.double)
+    a = x @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T + cell.bias_hh
+    a_i, a_f, a_g, a_o = a.chunk(4, 1)
+    i = torch.sigmoid(a_i + cell.weight_ci * c)
+    f = torch.sigmoid(a_f + cell.weight_cf * c)
+    c_new = f * c + i * torch.tanh(a_g)
+    o = torch.sigmoid(a_o + cell.weight_co * c_new)
+    h_ref, c_ref = o * torch.tanh(c_new), c_new
+    h_ours, c_ours = cell(x, (h, c))
+    torch.testing.assert_close(h_ours, h_ref)
+    torch.testing.assert_close(c_ours, c_ref)
+
+    def run(w_ci, w_cf, w_co, x, h, c):
+        params = {**cell.recur_params(), "weight_ci": w_ci, "weight_cf": w_cf, "weight_co": w_co}
+        return PeepholeLSTMCell.recur(cell.input_projection(x), (h, c), **params)
+
+    inputs = tuple(t.detach().clone().requires_grad_() for t in (cell.weight_ci, cell.weight_cf, cell.weight_co, x, h, c))
+    assert torch.autograd.gradcheck(run, inputs)

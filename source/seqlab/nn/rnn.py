@@ -1,4 +1,4 @@
-"""The plain recurrent neural network (Elman RNN), one cell and a stacked sequence wrapper.
+"""The plain recurrent neural network (Elman RNN): one cell, and the parameters every cell shares.
 
 .. math::
 
