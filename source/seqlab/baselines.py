@@ -351,3 +351,35 @@ class SegmentAndClassify:
         """The digit lists of a batch ``(N, H, W_max)``, each image cut to its width when ``widths`` is given."""
         return [self.predict_one(image[:, : int(widths[i])] if widths is not None else image)
                 for i, image in enumerate(images)]
+
+
+class JiebaSegmenter:
+    """Word segmentation by jieba (precise mode, its HMM for unknown words on), the tool a tagger has to beat.
+
+    ``segment(text)`` returns the words of a Traditional sentence, joined back they give the text
+    (whitespace aside). jieba's dictionary is Simplified, so by default (``via_simplified=True``)
+    the text is converted to Simplified one character for one, segmented there, and the
+    Traditional text is cut at the same places (:func:`seqlab.text.jieba_tokenize`). On the 500
+    validation sentences of :func:`seqlab.data.segmentation.segmentation_splits` this scores word
+    F1 0.835 (P 0.870, R 0.802) against 0.761 (P 0.775, R 0.747) for jieba on the Traditional
+    text directly. Most of the gap is convention, not error: jieba keeps whole what the corpus
+    splits (on those 500 sentences it misses 909 of the gold word boundaries and adds 175):
+    兩個 for 兩 / 個, 這是 for 這 / 是, 徐有芳 for the corpus's surname / given name 徐 / 有芳.
+    """
+
+    def __init__(self, via_simplified: bool = True):
+        self.via_simplified = via_simplified
+
+    def segment(self, text: str) -> list[str]:
+        from seqlab.text import jieba_tokenize
+
+        return jieba_tokenize(text, via_simplified=self.via_simplified)
+
+    def tags(self, text: str) -> list[str]:
+        """The BMES tags of :meth:`segment` (one per character of ``text``, which must have no whitespace)."""
+        from seqlab.data.segmentation import bmes
+
+        words = self.segment(text)
+        if "".join(words) != text:
+            raise ValueError(f"text with whitespace cannot be tagged character by character: {text!r}")
+        return bmes(words)
