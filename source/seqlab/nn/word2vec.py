@@ -49,7 +49,8 @@ class SkipGramNS(nn.Module):
     def vectors(self) -> torch.Tensor:
         """The word vectors to use downstream, (V, E): ``v_w + u_w``, detached.
 
-        Adding the context table to the center table ("w + c", Levy, Goldberg & Dagan 2015)
-        scores better on similarity and analogy than the center table alone.
+        Adding the context table to the center table ("w + c") is one of the options Levy, Goldberg &
+        Dagan (2015) tune: it helps on some datasets and settings and hurts on others. The center
+        table alone is ``center.weight``.
         """
         return (self.center.weight + self.context.weight).detach()
