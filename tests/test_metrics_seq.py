@@ -99,3 +99,101 @@ def test_corpus_metrics_refuse_mismatched_lengths_and_bare_strings(metric):
 def test_cer_refuses_empty_reference():
     with pytest.raises(ValueError, match="reference"):
         character_error_rate(["a"], [""])
+
+
+# Word segmentation: BMES <-> words, spans, SIGHAN-style P/R/F1
+
+import itertools  # noqa: E402
+
+from seqlab.metrics import bmes_to_words, segmentation_prf, word_spans, words_to_bmes  # noqa: E402
+
+
+def test_words_to_bmes_and_back():
+    words = ["中國", "經濟", "發展", "了", "人民代表"]
+    tags = words_to_bmes(words)
+    assert tags == ["B", "E", "B", "E", "B", "E", "S", "B", "M", "M", "E"]
+    assert words_to_bmes(["共產黨"]) == ["B", "M", "E"]
+    assert bmes_to_words("".join(words), tags) == words
+    assert bmes_to_words(list("".join(words)), tags) == words  # a list of characters works too
+    assert words_to_bmes([]) == [] and bmes_to_words("", []) == []
+
+
+def test_bmes_round_trip_on_random_segmentations():
+    rng = random.Random(2)
+    chars = "天地玄黃宇宙洪荒日月盈昃"
+    for _ in range(300):
+        words = ["".join(rng.choice(chars) for _ in range(rng.randint(1, 5))) for _ in range(rng.randint(0, 8))]
+        tags = words_to_bmes(words)
+        assert len(tags) == len("".join(words))
+        assert bmes_to_words("".join(words), tags) == words
+
+
+def test_bmes_to_words_decodes_invalid_tags_by_its_rule():
+    # a B or S starts a word, E or S ends it, any tag after an ended word starts a new one
+    assert bmes_to_words("甲乙", ["B", "B"]) == ["甲", "乙"]
+    assert bmes_to_words("甲乙丙", ["S", "M", "E"]) == ["甲", "乙丙"]
+    assert bmes_to_words("甲乙", ["B", "S"]) == ["甲", "乙"]
+    assert bmes_to_words("甲乙丙", ["E", "E", "M"]) == ["甲", "乙", "丙"]
+    assert bmes_to_words("甲乙丙", ["M", "M", "B"]) == ["甲乙", "丙"]  # an M at the start starts a word
+    assert bmes_to_words("甲乙", ["B", "M"]) == ["甲乙"]  # an open word is closed at the end
+    for tags in itertools.product("BMES", repeat=4):  # every sequence keeps every character, in order
+        assert "".join(bmes_to_words("甲乙丙丁", list(tags))) == "甲乙丙丁"
+
+
+def test_bmes_to_words_refuses_bad_input():
+    with pytest.raises(ValueError, match="chars and tags"):
+        bmes_to_words("甲乙", ["S"])
+    with pytest.raises(ValueError, match="tags.*'I'"):
+        bmes_to_words("甲乙", ["B", "I"])
+    with pytest.raises(ValueError, match="words.*empty"):
+        words_to_bmes(["甲", ""])
+    with pytest.raises(ValueError, match="one string"):
+        words_to_bmes("中國經濟")
+
+
+def test_word_spans():
+    assert word_spans(["中國", "經濟", "發展"]) == {(0, 2), (2, 4), (4, 6)}
+    assert word_spans(["中國經濟", "發展"]) == {(0, 4), (4, 6)}
+    assert word_spans(["的", "的", "的"]) == {(0, 1), (1, 2), (2, 3)}  # repeats counted per place
+    assert word_spans([]) == set()
+    with pytest.raises(ValueError, match="empty"):
+        word_spans(["中國", ""])
+
+
+def test_segmentation_prf_hand_examples():
+    gold = [["中國", "經濟", "發展"]]
+    # only 發展 has the same span: 1 of 2 predicted words, 1 of 3 gold words
+    scores = segmentation_prf([["中國經濟", "發展"]], gold)
+    assert scores == pytest.approx({"precision": 1 / 2, "recall": 1 / 3, "f1": 2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3)})
+    scores = segmentation_prf([["中國", "經濟發展"]], gold)
+    assert scores["precision"] == pytest.approx(1 / 2) and scores["recall"] == pytest.approx(1 / 3)
+    assert segmentation_prf(gold, gold) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    # over-splitting: every character a word; 4 predicted, 2 gold words, none shared
+    zero = {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    assert segmentation_prf([["北", "京", "大", "學"]], [["北京", "大學"]]) == zero
+    # a word string that is right at the wrong place is not a match
+    assert segmentation_prf([["的的", "的"]], [["的", "的的"]])["precision"] == 0.0
+
+
+def test_segmentation_prf_sums_counts_over_the_corpus():
+    predicted = [["中國經濟", "發展"], ["我", "愛", "北京"], ["好"]]
+    gold = [["中國", "經濟", "發展"], ["我", "愛", "北", "京"], ["好"]]
+    correct, n_pred, n_gold = 1 + 2 + 1, 2 + 3 + 1, 3 + 4 + 1
+    p, r = correct / n_pred, correct / n_gold
+    assert segmentation_prf(predicted, gold) == pytest.approx({"precision": p, "recall": r, "f1": 2 * p * r / (p + r)})
+    # not the mean of per-sentence scores: the long sentences weigh more
+    per_sentence = [segmentation_prf([a], [b])["precision"] for a, b in zip(predicted, gold)]
+    assert p != pytest.approx(sum(per_sentence) / 3)
+
+
+def test_segmentation_prf_refuses_bad_input():
+    with pytest.raises(ValueError, match="sentence 0 differs"):
+        segmentation_prf([["中國", "經濟"]], [["中國", "經濟", "發展"]])
+    with pytest.raises(ValueError, match="sentence by sentence"):
+        segmentation_prf([["中國"]], [["中國"], ["經濟"]])
+    with pytest.raises(ValueError, match="predicted must be a list of sentences"):
+        segmentation_prf(["中國", "經濟"], [["中國"], ["經濟"]])
+    with pytest.raises(ValueError, match="gold must be a list of sentences"):
+        segmentation_prf([["中國"]], "中國")
+    with pytest.raises(ValueError, match="no words"):
+        segmentation_prf([[]], [[]])

@@ -303,3 +303,101 @@ def bleu(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str 
     _check_corpus(hypotheses, references)
     metric = _sacrebleu_metrics().BLEU(tokenize=tokenize)
     return float(metric.corpus_score(list(hypotheses), [list(references)]).score)
+
+
+# Word segmentation (chapter 6): BMES tags <-> words, and word-level precision / recall / F1.
+
+BMES_TAGS = ("B", "M", "E", "S")
+
+
+def words_to_bmes(words: Sequence[str]) -> list[str]:
+    """One BMES tag per character: ``S`` for a one-character word, else ``B``, ``M`` … ``M``, ``E``.
+
+    ``words_to_bmes(["中國", "經濟", "發展", "了"]) == ["B", "E", "B", "E", "B", "E", "S"]``;
+    a three-character word is ``B M E``. Raises ``ValueError`` on an empty word.
+    """
+    if isinstance(words, str):
+        raise ValueError(f"words must be a list of words, got one string ({words[:20]!r}); split it first")
+    tags: list[str] = []
+    for i, word in enumerate(words):
+        if len(word) == 0:
+            raise ValueError(f"words[{i}] is empty: every word needs at least one character")
+        tags += ["S"] if len(word) == 1 else ["B"] + ["M"] * (len(word) - 2) + ["E"]
+    return tags
+
+
+def bmes_to_words(chars: Sequence[str], tags: Sequence[str]) -> list[str]:
+    """Join the characters into words by their BMES tags; any tag sequence decodes, valid or not.
+
+    The rule: a new word starts at character ``i`` when ``i == 0``, when ``tags[i]`` is ``B`` or
+    ``S``, or when ``tags[i-1]`` is ``E`` or ``S`` (the word before has ended). So a valid sequence
+    decodes as expected, and an invalid one keeps every character: ``B B`` is two words (a B starts
+    one), ``S M E`` is ``S`` then the word ``ME`` (an M after nothing starts a word), ``B S`` is two
+    one-character words, and a ``B``/``M`` at the end closes its word there.
+    ``chars`` is a string or a list of characters (or tokens) as long as ``tags``.
+    """
+    if len(chars) != len(tags):
+        raise ValueError(f"chars and tags must be as long as each other, got {len(chars)} characters "
+                         f"and {len(tags)} tags")
+    bad = [t for t in tags if t not in BMES_TAGS]
+    if bad:
+        raise ValueError(f"tags must be B, M, E or S, got {bad[0]!r}")
+    words: list[str] = []
+    for i, (char, tag) in enumerate(zip(chars, tags)):
+        if i == 0 or tag in ("B", "S") or tags[i - 1] in ("E", "S"):
+            words.append(char)  # a boundary before character i
+        else:
+            words[-1] += char
+    return words
+
+
+def word_spans(words: Sequence[str]) -> set[tuple[int, int]]:
+    """The character span ``(start, end)`` (end exclusive) of every word: 中國/經濟 → ``{(0, 2), (2, 4)}``.
+
+    Two segmentations of the same sentence share a word exactly when they share its span, so
+    comparing spans (not strings) counts a repeated word once per place it occurs.
+    """
+    if isinstance(words, str):
+        raise ValueError(f"words must be a list of words, got one string ({words[:20]!r}); split it first")
+    spans, start = set(), 0
+    for i, word in enumerate(words):
+        if len(word) == 0:
+            raise ValueError(f"words[{i}] is empty: every word needs at least one character")
+        spans.add((start, start + len(word)))
+        start += len(word)
+    return spans
+
+
+def segmentation_prf(predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Word-level precision, recall and F1 of a segmented corpus, as the SIGHAN bakeoff scores it.
+
+    A predicted word is correct when the gold segmentation of that sentence has a word with the
+    same character span (:func:`word_spans`). Counts are summed over the whole corpus:
+    ``precision = correct / predicted words``, ``recall = correct / gold words``,
+    ``f1 = 2PR / (P + R)`` (0 when both are 0). ``predicted`` and ``gold`` are lists of sentences,
+    each a list of words; sentence by sentence they must join to the same characters (a
+    segmenter splits text, it does not change it). Example: gold 中國/經濟/發展, predicted
+    中國經濟/發展: only 發展 has the same span on both sides, so P = 1/2 (of 2 predicted words)
+    and R = 1/3 (of 3 gold words); the characters of 中國 and 經濟 are right, the words are not.
+    """
+    for name, corpus in (("predicted", predicted), ("gold", gold)):
+        if isinstance(corpus, str) or any(isinstance(sentence, str) for sentence in corpus):
+            raise ValueError(f"{name} must be a list of sentences, each a list of words; got a string where a "
+                             f"list was expected (wrap one sentence's words in a list)")
+    if len(predicted) != len(gold):
+        raise ValueError(f"predicted and gold must pair up sentence by sentence, got {len(predicted)} and "
+                         f"{len(gold)} sentences")
+    correct = n_predicted = n_gold = 0
+    for i, (p, g) in enumerate(zip(predicted, gold)):
+        if "".join(p) != "".join(g):
+            raise ValueError(f"sentence {i} differs in its characters: predicted {''.join(p)[:30]!r}, "
+                             f"gold {''.join(g)[:30]!r}")
+        p_spans, g_spans = word_spans(p), word_spans(g)
+        correct += len(p_spans & g_spans)
+        n_predicted += len(p_spans)
+        n_gold += len(g_spans)
+    if n_predicted == 0 or n_gold == 0:
+        raise ValueError("predicted and gold have no words: there is nothing to score")
+    precision, recall = correct / n_predicted, correct / n_gold
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
