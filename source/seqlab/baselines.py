@@ -300,7 +300,9 @@ class SegmentAndClassify:
     :func:`seqlab.data.digit_strings.digit_string_splits` (seed 0) among 0.1, 0.2, ..., 0.8: the
     faint edge pixels of two touching digits fall below it, so some touching pairs still come
     apart (at 0.1 only 34 % of the strings give the right number of segments, at 0.6 88 %),
-    while above it digits break in two (0.7: 17 % of the strings get extra segments).
+    while above it digits break in two (0.7: 17 % of the strings get extra segments). On the
+    1,000 test strings it reads 68.9 % exactly (CER 0.077; 71 % of them have a touching pair),
+    with 97.2 % of the single test digits right.
     """
 
     def __init__(self, threshold: float = 0.6, C: float = 1.0, max_iter: int = 2000):
