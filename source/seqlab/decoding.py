@@ -540,3 +540,137 @@ def generate(
         if is_module:
             model.train(was_training)
     return out
+
+
+# ---------------------------------------------------------------- CTC decoding (chapter 6)
+#
+# A CTC model gives log-probabilities per frame, (B, T, V) batch first, with a blank symbol; a
+# label sequence is read off an alignment by the collapse (merge repeats, then drop blanks), so
+# decoding looks for labels, not for a path. See seqlab.nn.ctc for the loss and its recursion.
+
+import math  # noqa: E402  (the CTC section only; the code above does not use it)
+
+
+def ctc_collapse(ids, blank: int = 0) -> list[int]:
+    """The CTC collapse B: merge repeated neighbours, then drop the blanks.
+
+    ``[a, a, ∅, a]`` → ``[a, a]``: the blank between keeps the two a's apart, while ``[a, a]``
+    alone gives ``[a]``. ``ids``: a sequence of ints or a 1-D tensor.
+    """
+    if isinstance(ids, torch.Tensor):
+        if ids.dim() != 1:
+            raise ValueError(f"ids must be 1-D (one alignment), got shape {tuple(ids.shape)}")
+        ids = ids.tolist()
+    out: list[int] = []
+    prev = None
+    for i in ids:
+        i = int(i)
+        if i != prev and i != blank:
+            out.append(i)
+        prev = i
+    return out
+
+
+def _check_ctc(log_probs: torch.Tensor, input_lengths, blank: int, name: str = "log_probs") -> torch.Tensor:
+    """Validate (B, T, V) log_probs, the blank and the lengths; return the lengths as a (B,) list tensor."""
+    if not isinstance(log_probs, torch.Tensor) or log_probs.dim() != 3 or not log_probs.is_floating_point():
+        shape = tuple(log_probs.shape) if isinstance(log_probs, torch.Tensor) else type(log_probs).__name__
+        raise ValueError(f"{name} must be a floating (B, T, V) tensor, batch first, got {shape}")
+    B, T, V = log_probs.shape
+    if isinstance(blank, bool) or not isinstance(blank, int) or not 0 <= blank < V:
+        raise ValueError(f"blank must be an int in [0, V) = [0, {V}), got {blank!r}")
+    lengths = torch.as_tensor(input_lengths if isinstance(input_lengths, torch.Tensor) else list(input_lengths))
+    if lengths.is_floating_point() or tuple(lengths.shape) != (B,):
+        raise ValueError(f"input_lengths must be B = {B} integers, got {lengths.dtype} of shape "
+                         f"{tuple(lengths.shape)}")
+    if B and (lengths.min() < 0 or lengths.max() > T):
+        raise ValueError(f"input_lengths must lie in [0, T] = [0, {T}], got {lengths.tolist()}")
+    return lengths.long().cpu()
+
+
+def ctc_greedy_decode(log_probs: torch.Tensor, input_lengths, blank: int = 0) -> list[list[int]]:
+    """Best path decoding: the most probable symbol at every frame, then the collapse.
+
+    ``log_probs`` (B, T, V), ``input_lengths`` (B,): frames after a sequence's length are
+    ignored. Returns one label list per sequence. This is the most probable *alignment*, which
+    need not collapse to the most probable *labelling* (see :func:`ctc_prefix_beam_search`).
+    """
+    lengths = _check_ctc(log_probs, input_lengths, blank)
+    best = log_probs.argmax(dim=-1).cpu()  # (B, T)
+    return [ctc_collapse(best[b, :int(n)], blank) for b, n in enumerate(lengths)]
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a == -math.inf:
+        return b
+    if b == -math.inf:
+        return a
+    m = max(a, b)
+    return m + math.log1p(math.exp(-abs(a - b)))
+
+
+def ctc_prefix_beam_search(log_probs: torch.Tensor, input_lengths=None, beam_size: int = 8,
+                           blank: int = 0) -> list[list[tuple[list[int], float]]]:
+    r"""CTC prefix beam search (Hannun et al. 2014): the ``beam_size`` most probable label prefixes.
+
+    Every prefix :math:`\ell` keeps two log-probabilities over the frames read so far: the sum
+    over its alignments that end in a blank, :math:`p_b(\ell)`, and in its last label,
+    :math:`p_{nb}(\ell)`. With :math:`y_t(k)` the frame's probabilities, a frame extends them as
+
+    .. math::
+
+       p_b'(\ell) &\mathrel{+}= y_t(\varnothing)\,(p_b(\ell) + p_{nb}(\ell)) \\
+       p_{nb}'(\ell) &\mathrel{+}= y_t(c)\,p_{nb}(\ell) \quad (c = \text{last label of } \ell:
+       \text{a repeat merges}) \\
+       p_{nb}'(\ell c) &\mathrel{+}= y_t(c)\,\big(p_b(\ell) + p_{nb}(\ell)\big) \quad (c \ne
+       \text{last}), \qquad y_t(c)\,p_b(\ell) \quad (c = \text{last: needs the blank between})
+
+    (in log space, ``+`` is logaddexp), then keeps the ``beam_size`` prefixes with the largest
+    :math:`p_b + p_{nb}`. The score of a prefix is :math:`\log(p_b + p_{nb})`, the log-probability
+    of the labels summed over all their alignments, i.e. ``-ctc_loss(reduction="none")`` when the
+    beam is large enough that no alignment was pruned; with a small beam it is a lower bound.
+
+    ``log_probs`` (B, T, V) or one sequence (T, V); ``input_lengths`` (B,), ``None`` for all T
+    frames. Returns, per sequence (a batch of one for (T, V)), up to ``beam_size`` pairs
+    ``(labels, score)``, best first. The search is a Python loop per sequence, frame, prefix and
+    symbol: clear, fine for the lesson's sizes, not for production.
+    """
+    if isinstance(log_probs, torch.Tensor) and log_probs.dim() == 2:
+        log_probs = log_probs[None]  # (1, T, V)
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
+    if input_lengths is None and isinstance(log_probs, torch.Tensor) and log_probs.dim() == 3:
+        input_lengths = [log_probs.size(1)] * log_probs.size(0)
+    lengths = _check_ctc(log_probs, input_lengths, blank)
+    V = log_probs.size(-1)
+    table = log_probs.detach().double().cpu().tolist()  # B × T × V Python floats
+    out = []
+    for b, n in enumerate(lengths.tolist()):
+        beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, NEG_INF)}  # prefix -> (p_b, p_nb)
+        for frame in table[b][:n]:
+            grown: dict[tuple[int, ...], list[float]] = {}
+
+            def add(prefix, p_b=NEG_INF, p_nb=NEG_INF):
+                old = grown.setdefault(prefix, [NEG_INF, NEG_INF])
+                old[0], old[1] = _logaddexp(old[0], p_b), _logaddexp(old[1], p_nb)
+
+            for prefix, (p_b, p_nb) in beams.items():
+                total = _logaddexp(p_b, p_nb)
+                last = prefix[-1] if prefix else None
+                for c in range(V):
+                    y = frame[c]
+                    if y == NEG_INF:
+                        continue
+                    if c == blank:
+                        add(prefix, p_b=total + y)
+                    elif c == last:
+                        add(prefix, p_nb=p_nb + y)  # 1 1 → 1: the repeat merges
+                        add(prefix + (c,), p_nb=p_b + y)  # 1 ∅ 1 → 1 1
+                    else:
+                        add(prefix + (c,), p_nb=total + y)
+            alive = [(prefix, p) for prefix, p in grown.items() if _logaddexp(*p) > NEG_INF]  # drop p = 0
+            scored = sorted(alive, key=lambda kv: -_logaddexp(*kv[1]))[:beam_size]
+            beams = {prefix: (p[0], p[1]) for prefix, p in scored}
+        ranked = sorted(((list(p), _logaddexp(*s)) for p, s in beams.items()), key=lambda r: -r[1])
+        out.append(ranked[:beam_size])
+    return out
