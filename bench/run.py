@@ -10,8 +10,10 @@
    each lesson glued it under the name ``tricks``.
 5. Chapter 5: every seq2seq task's methods and decodings next to its baseline (exact match, CER,
    chrF, perplexity), as each lesson glued them under the name ``seq2seq``.
-6. Speed: seqlab's LSTM/GRU vs torch's (forward + backward), and batched beam search vs a loop.
-7. Autograde time per submission of each assignment, for the solution and the blank exercise,
+6. Chapter 6: CTC and CRF rows (glued under ``ctc_crf``).
+7. Speed: seqlab's LSTM/GRU vs torch's (forward + backward), batched beam search vs a loop, and
+   seqlab's CTC loss vs F.ctc_loss.
+8. Autograde time per submission of each assignment, for the solution and the blank exercise,
    and the wall time of grading a synthetic class (default 100 submissions of a01) in parallel
    workers (`--class-only` runs just that).
 
@@ -137,7 +139,7 @@ def class_time(work: Path, n: int, assignment: str = "a01-embedding", workers: i
             f"{per[len(per) // 2]:.1f} | {ok}/{n} |")
 
 
-TABLES = ("tricks", "seq2seq")  # glued lists of row dicts, printed as tables rather than as numbers
+TABLES = ("tricks", "seq2seq", "ctc_crf")  # glued lists of row dicts, printed as tables rather than as numbers
 
 
 def glued_table(glue_by_nb: dict[str, dict[str, str]], name: str, title: str, columns: dict[str, str]) -> None:
@@ -250,6 +252,8 @@ def main() -> None:
         glued_table(glue_by_nb, "seq2seq", "Chapter 5: seq2seq tasks against their baselines (test split)",
                     {"task": "task", "method": "method", "decoding": "decoding", "exact": "exact match", "cer": "CER",
                      "chrf": "chrF", "other": "other"})
+        glued_table(glue_by_nb, "ctc_crf", "Chapter 6: CTC and CRF against their baselines (test split)",
+                    {"task": "task", "method": "method", "metric": "metric", "value": "value", "other": "other"})
 
         print("\n## Every number the notebooks glued into the prose\n")
         for nb_path, values in glue_by_nb.items():
@@ -261,11 +265,16 @@ def main() -> None:
               "|---|---:|---:|---:|---:|---:|")
         print("\n".join(recurrent_speed()))
 
-        from beam import BEAM_HEADER, beam_speed  # bench/beam.py, next to this file
+        from beam import BEAM_HEADER, beam_speed  # bench/beam.py and bench/ctc.py, next to this file
+        from ctc import CTC_HEADER, ctc_speed
 
         print("\n## Beam search: one batched call vs a loop over the inputs, CPU\n")
         print(BEAM_HEADER)
         print("\n".join(beam_speed()))
+
+        print("\n## CTC loss: seqlab vs F.ctc_loss, forward + backward, CPU, B=32 T=100 V=12 S=8\n")
+        print(CTC_HEADER)
+        print("\n".join(ctc_speed()))
 
         if not args.skip_grading:
             print("\n## Autograding (one submission each)\n")
