@@ -197,8 +197,8 @@ def segmentation_splits(
     """:func:`segmented_sentences` split 80/10/10 by a seeded hash of the text, then cut to ``sizes``
     (train, valid, test) by a second hash, so a smaller split is part of a larger one.
     ``sizes=None`` (or None for one split) keeps all of it. Fast sizes: 6,000/500/1,000."""
-    from seqlab.data.splits import check_sizes, nested_samples, split_by_hash
+    from seqlab.data.splits import check_sizes, split_and_sample
 
-    sizes = check_sizes(sizes)
-    parts = split_by_hash(segmented_sentences(min_len, max_len), key=lambda s: s["text"], seed=seed)
-    return nested_samples(parts, sizes, key=lambda s: s["text"], salt=f"{seed}\x00sample", noun="sentences")
+    sizes = check_sizes(sizes)  # refuse bad sizes before reading the corpus
+    return split_and_sample(segmented_sentences(min_len, max_len), sizes, key=lambda s: s["text"], seed=seed,
+                            noun="sentences")

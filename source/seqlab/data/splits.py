@@ -64,3 +64,13 @@ def nested_samples(
             rows = [r for i, r in enumerate(rows) if i in keep]
         out[name] = rows
     return out
+
+
+def split_and_sample(
+    items: Sequence[T], sizes, key: Callable[[T], str], seed: str, noun: str = "examples"
+) -> dict[str, list[T]]:
+    """:func:`split_by_hash` (80/10/10, seeded by ``seed``) then :func:`nested_samples` cut to
+    ``sizes`` by a second hash salted ``seed + "\\0sample"``: the split every derived corpus uses."""
+    sizes = check_sizes(sizes)
+    parts = split_by_hash(items, key=key, seed=seed)
+    return nested_samples(parts, sizes, key=key, salt=f"{seed}\x00sample", noun=noun)

@@ -215,11 +215,11 @@ def zhuyin_splits(
     """:func:`zhuyin_clauses` split 80/10/10 by a seeded hash of the text, then cut to ``sizes``
     (train, valid, test) by a second hash, so a smaller split is part of a larger one.
     ``sizes=None`` (or None for one split) keeps all of it. Fast sizes: 8,000/500/1,000."""
-    from seqlab.data.splits import check_sizes, nested_samples, split_by_hash
+    from seqlab.data.splits import check_sizes, split_and_sample
 
-    sizes = check_sizes(sizes)
-    parts = split_by_hash(zhuyin_clauses(min_len, max_len), key=lambda c: c["text"], seed=seed)
-    return nested_samples(parts, sizes, key=lambda c: c["text"], salt=f"{seed}\x00sample", noun="clauses")
+    sizes = check_sizes(sizes)  # refuse bad sizes before reading the corpus
+    return split_and_sample(zhuyin_clauses(min_len, max_len), sizes, key=lambda c: c["text"], seed=seed,
+                            noun="clauses")
 
 
 def reading_counts(pairs: Iterable[dict]) -> dict[str, Counter]:
