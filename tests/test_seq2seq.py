@@ -18,6 +18,10 @@ def make(**kw):
 
 VARIANTS = [dict(recurrent=r, bridge=b, bidirectional_encoder=bi, num_layers=n)
             for r in ("gru", "lstm") for b in ("init", "every_step", "both") for bi in (False, True) for n in (1, 2)]
+ATTENTION_VARIANTS = [dict(attention=a, recurrent=r, bidirectional_encoder=bi, num_layers=n, bridge=b)
+                      for a, r, bi, n, b in [("additive", "gru", False, 1, "init"), ("additive", "lstm", True, 2, "both"),
+                                             ("dot", "gru", False, 2, "init"), ("scaled_dot", "lstm", False, 1, "every_step"),
+                                             ("general", "gru", True, 1, "init"), ("general", "lstm", True, 2, "init")]]
 
 
 def batch():
@@ -26,7 +30,7 @@ def batch():
     return src, src_lengths, tgt_in
 
 
-@pytest.mark.parametrize("kw", VARIANTS)
+@pytest.mark.parametrize("kw", VARIANTS + ATTENTION_VARIANTS)
 def test_stepping_equals_teacher_forcing_and_padding_changes_nothing(kw):
     model = make(**kw)
     src, src_lengths, tgt_in = batch()
@@ -43,7 +47,7 @@ def test_stepping_equals_teacher_forcing_and_padding_changes_nothing(kw):
 
 
 @pytest.mark.parametrize("kw", [dict(recurrent="lstm", bidirectional_encoder=True, bridge="both"),
-                                dict(recurrent="gru", num_layers=2)])
+                                dict(recurrent="gru", num_layers=2), dict(recurrent="gru", attention="additive")])
 def test_torch_layers_give_the_same_model(kw):
     ours, fused = make(**kw), make(builtin=True, **kw)
     fused.load_state_dict(ours.state_dict())  # the same parameter names
@@ -51,8 +55,9 @@ def test_torch_layers_give_the_same_model(kw):
     torch.testing.assert_close(fused(src, src_lengths, tgt_in), ours(src, src_lengths, tgt_in))
 
 
-def test_states_reorder_by_rows():
-    model = make(recurrent="lstm", bridge="both")
+@pytest.mark.parametrize("attention", [None, "additive"])
+def test_states_reorder_by_rows(attention):
+    model = make(recurrent="lstm", bridge="both", attention=attention)
     src, src_lengths, tgt_in = batch()
     state = model.encode(src, src_lengths)
     order = torch.tensor([2, 0, 1])
@@ -109,7 +114,66 @@ def test_learns_to_reverse_short_sequences():
     assert loss.item() < 0.3
 
 
+@pytest.mark.parametrize("attention", ["additive", "dot", "general"])
+def test_attention_maps_are_distributions_over_the_real_source(attention):
+    model = make(attention=attention, bidirectional_encoder=attention != "dot")
+    src, src_lengths, tgt_in = batch()
+    maps = model.attention_maps(src, src_lengths, tgt_in)  # (B, T, S)
+    assert maps.shape == (3, tgt_in.size(1), src.size(1))
+    torch.testing.assert_close(maps.sum(-1), torch.ones(3, tgt_in.size(1), dtype=maps.dtype))
+    for b in range(3):
+        assert torch.equal(maps[b, :, int(src_lengths[b]):], torch.zeros_like(maps[b, :, int(src_lengths[b]):]))
+    # the attention shapes the output: other weights over the same encoder outputs give other logits
+    with torch.no_grad():
+        model.combine.weight[:, : model.context_size].mul_(3.0)
+    assert not torch.allclose(model(src, src_lengths, tgt_in), make(attention=attention, bidirectional_encoder=attention != "dot")(src, src_lengths, tgt_in))
+    with pytest.raises(ValueError, match="no attention"):
+        make().attention_maps(src, src_lengths, tgt_in)
+
+
+def test_beam_search_runs_on_the_attention_state():
+    from seqlab.decoding import beam_search, greedy_search
+
+    model = make(attention="additive", recurrent="lstm")
+    src, src_lengths, _ = batch()
+    state = model.encode(src, src_lengths)
+    greedy = greedy_search(model.step, state, bos_id=BOS, eos_id=EOS, max_len=6)
+    beams = beam_search(model.step, state, bos_id=BOS, eos_id=EOS, beam_size=1, max_len=6)
+    assert [b[0][0] if b else [] for b in beams] == greedy
+    wide = beam_search(model.step, state, bos_id=BOS, eos_id=EOS, beam_size=3, max_len=6)
+    assert len(wide) == 3 and all(len(b) >= 1 for b in wide)
+
+
+def _reverse_loss(attention, steps, length, seed=0):
+    from seqlab.data.batching import Seq2SeqBatch
+
+    torch.manual_seed(seed)
+    model = Seq2Seq(Seq2SeqConfig(src_vocab_size=13, tgt_vocab_size=13, embed_dim=16, hidden_size=32, attention=attention))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        seqs = [torch.randint(3, 13, (length,), generator=g).tolist() for _ in range(32)]
+        src, lengths = pad_sequences(seqs)
+        tgt_in, _ = pad_sequences([[BOS] + s[::-1] for s in seqs])
+        tgt_out, _ = pad_sequences([s[::-1] + [EOS] for s in seqs])
+        loss, _ = model.loss(Seq2SeqBatch(src, lengths, tgt_in, tgt_out))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return loss.item()
+
+
+def test_attention_learns_to_reverse_long_sequences_that_one_vector_cannot_hold():
+    # 12 random tokens out of 10: about 40 bits, more than a 32-unit state learns to carry in 200 steps
+    with_attention, without = _reverse_loss("additive", 200, 12), _reverse_loss(None, 200, 12)
+    assert with_attention < 0.5 * without, (with_attention, without)
+
+
 def test_bad_config():
+    with pytest.raises(ValueError, match="attention"):
+        Seq2SeqConfig(10, 10, attention="luong")
+    with pytest.raises(ValueError, match="2\\*hidden_size = 12 wide"):
+        Seq2SeqConfig(10, 10, hidden_size=6, attention="dot", bidirectional_encoder=True)
     with pytest.raises(ValueError, match="bridge"):
         Seq2SeqConfig(10, 10, bridge="attention")
     with pytest.raises(ValueError, match="hidden_size"):

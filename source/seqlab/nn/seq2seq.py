@@ -15,6 +15,22 @@ and the two wirings of lecture 002 differ in where ``c`` enters:
   :math:`s_t = \mathrm{cell}([e(y_{t-1}); c], s_{t-1})` (Cho et al. 2014);
 - ``bridge="both"``: both at once.
 
+**Attention** (``attention="additive"``, ``"dot"``, ``"scaled_dot"`` or ``"general"``; chapter 7) lets
+every decoder step look back at every encoder output instead of only at ``c``. This is Luong et
+al.'s global attention (2015): the decoder's new state :math:`s_t` is the query, the encoder outputs
+:math:`\bar h_1 \dots \bar h_S` are the keys and the values (padding masked out),
+
+.. math::
+
+   \alpha_{t,s} = \mathrm{softmax}_s\, \mathrm{score}(s_t, \bar h_s), \qquad
+   c_t = \sum_s \alpha_{t,s} \bar h_s, \qquad
+   \tilde s_t = \tanh(W_c [c_t; s_t]), \qquad p(y_t \mid \cdot) = \mathrm{softmax}(W_o \tilde s_t)
+
+Because the query is the state *after* the step (Bahdanau et al. use the one before, and feed
+:math:`c_t` into the cell), the recurrent layer still runs over the whole target in one call during
+teacher forcing and the attention is one batched product. :meth:`Seq2Seq.attention_maps` returns
+the weights :math:`\alpha` (B, T, S) for the heatmaps.
+
 Training uses teacher forcing: the decoder reads the true ``<bos> y_1 … y_n`` and is scored on
 ``y_1 … y_n <eos>``; the loss is the cross-entropy averaged over real (non-``<pad>``) target tokens.
 At inference the decoder reads its own previous output instead, through :meth:`Seq2Seq.step`, the
@@ -30,9 +46,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from seqlab.nn.attention import AdditiveAttention, DotProductAttention, padding_mask
 from seqlab.nn.recurrent import last_hidden, recurrent_layer, run_padded
 
 BRIDGES = ("init", "every_step", "both")
+ATTENTIONS = (None, "additive", "dot", "scaled_dot", "general")
 
 
 @dataclass(frozen=True)
@@ -50,10 +68,18 @@ class Seq2SeqConfig:
     dropout: float = 0.0
     pad_id: int = 0
     builtin: bool = False  # torch.nn.GRU/LSTM instead of seqlab's layers (same maths, fused kernels)
+    attention: str | None = None  # None (chapter 5) or the score: "additive", "dot", "scaled_dot", "general"
+    attention_size: int | None = None  # hidden width of the additive score (hidden_size if None)
 
     def __post_init__(self) -> None:
         if self.bridge not in BRIDGES:
             raise ValueError(f"bridge must be one of {BRIDGES}, got {self.bridge!r}")
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {self.attention!r}")
+        if self.attention in ("dot", "scaled_dot") and self.bidirectional_encoder:
+            raise ValueError(f"a {self.attention!r} score needs keys as wide as the decoder state, but a "
+                             f"bidirectional encoder's outputs are 2*hidden_size = {2 * self.hidden_size} wide "
+                             f"and the state {self.hidden_size}: use 'general' or 'additive'")
         for name in ("src_vocab_size", "tgt_vocab_size", "embed_dim", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -98,12 +124,23 @@ class Seq2Seq(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
         self.out = nn.Linear(H, c.tgt_vocab_size)
         self.is_lstm = c.recurrent == "lstm"
+        self.attention = None
+        if c.attention == "additive":
+            self.attention = AdditiveAttention(H, D * H, c.attention_size or H)
+        elif c.attention == "general":
+            self.attention = DotProductAttention(query_size=H, key_size=D * H, scaled=False)
+        elif c.attention is not None:
+            self.attention = DotProductAttention(scaled=c.attention == "scaled_dot")
+        # W_c: the attentional state from [c_t; s_t]
+        self.combine = nn.Linear(D * H + H, H) if self.attention is not None else None
 
     # ---- the encoder's summary and the decoder's first state ----------------------------------
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple:
         """The decoder's starting state for a batch, batch first: ``(hidden, [cell,] context)`` with
-        hidden (B, L, H) and context (B, D*H), the encoder's top-layer final state."""
-        _, enc_state = self.encoder(src, src_lengths)  # (L*D, B, H) or a pair
+        hidden (B, L, H) and context (B, D*H), the encoder's top-layer final state; with attention,
+        followed by ``memory`` (B, S, D*H) (the encoder outputs), ``keys`` (the memory projected once
+        for the score) and ``mask`` (B, S) (True at real source positions)."""
+        outputs, enc_state = self.encoder(src, src_lengths)  # (B, S, D*H); (L*D, B, H) or a pair
         D, L = self.encoder.num_directions, self.config.num_layers
         context = last_hidden(enc_state, D)  # (B, D*H)
         parts = enc_state if isinstance(enc_state, tuple) else (enc_state,)
@@ -115,23 +152,44 @@ class Seq2Seq(nn.Module):
                 p = p.view(L, D, p.size(1), p.size(2)).permute(0, 2, 1, 3).reshape(L, p.size(1), D * p.size(2))
                 first.append(torch.tanh(self.bridge(p)) if self.bridge is not None else p)
             first = tuple(first)
-        return (*(s.transpose(0, 1) for s in first), context)  # each batch first
+        state = (*(s.transpose(0, 1) for s in first), context)  # each batch first
+        if self.attention is None:
+            return state
+        memory = outputs  # (B, S, D*H), zeros at padding
+        mask = padding_mask(src_lengths.to(memory.device), memory.size(1))  # (B, S)
+        return (*state, memory, self.attention.project_keys(memory), mask)
 
     def _split(self, state: tuple):
-        *rnn_state, context = state
-        rnn_state = tuple(s.transpose(0, 1).contiguous() for s in rnn_state)  # (L, B, H)
-        return (rnn_state if self.is_lstm else rnn_state[0]), context
+        n_rnn = 2 if self.is_lstm else 1
+        rnn_state = tuple(s.transpose(0, 1).contiguous() for s in state[:n_rnn])  # (L, B, H)
+        return (rnn_state if self.is_lstm else rnn_state[0]), state[n_rnn], tuple(state[n_rnn + 1:])
 
-    def _decode(self, tgt_in: torch.Tensor, state: tuple):
-        """Run the decoder over ``tgt_in`` (B, T) from ``state`` → logits (B, T, V) and the new state."""
-        rnn_state, context = self._split(state)
+    def _decode(self, tgt_in: torch.Tensor, state: tuple, return_attention: bool = False):
+        """Run the decoder over ``tgt_in`` (B, T) from ``state`` → logits (B, T, V) and the new state
+        (and the attention weights (B, T, S) if asked)."""
+        rnn_state, context, attn_state = self._split(state)
         y = self.dropout(self.tgt_embedding(tgt_in))  # (B, T, E)
         if self.config.bridge in ("every_step", "both"):
             y = torch.cat([y, context.unsqueeze(1).expand(-1, y.size(1), -1)], dim=-1)  # (B, T, E + D*H)
         output, rnn_state = self.decoder(y, rnn_state)  # (B, T, H)
+        weights = None
+        if self.attention is not None:
+            memory, keys, mask = attn_state
+            attended, weights = self.attention(output, memory, memory, mask, projected_keys=keys)  # (B, T, D*H), (B, T, S)
+            output = torch.tanh(self.combine(torch.cat([attended, output], dim=-1)))  # (B, T, H)
         logits = self.out(self.dropout(output))  # (B, T, V)
         parts = rnn_state if isinstance(rnn_state, tuple) else (rnn_state,)
-        return logits, (*(s.transpose(0, 1) for s in parts), context)
+        new_state = (*(s.transpose(0, 1) for s in parts), context, *attn_state)
+        return (logits, new_state, weights) if return_attention else (logits, new_state)
+
+    def attention_maps(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """The attention weights under teacher forcing, (B, T, S): row t is where the decoder looked
+        when it wrote ``tgt_out[:, t]``. Feed a decoded output as ``tgt_in`` to see where it looked
+        while decoding (the same numbers, since the decoder is deterministic)."""
+        if self.attention is None:
+            raise ValueError("this model has no attention (Seq2SeqConfig(attention=None))")
+        _, _, weights = self._decode(tgt_in, self.encode(src, src_lengths), return_attention=True)
+        return weights
 
     # ---- training: teacher forcing -------------------------------------------------------------
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
