@@ -139,7 +139,7 @@ def class_time(work: Path, n: int, assignment: str = "a01-embedding", workers: i
             f"{per[len(per) // 2]:.1f} | {ok}/{n} |")
 
 
-TABLES = ("tricks", "seq2seq", "ctc_crf")  # glued lists of row dicts, printed as tables rather than as numbers
+TABLES = ("tricks", "seq2seq", "ctc_crf", "attention")  # glued lists of row dicts, printed as tables rather than as numbers
 
 
 def glued_table(glue_by_nb: dict[str, dict[str, str]], name: str, title: str, columns: dict[str, str]) -> None:
@@ -254,6 +254,9 @@ def main() -> None:
                      "chrf": "chrF", "other": "other"})
         glued_table(glue_by_nb, "ctc_crf", "Chapter 6: CTC and CRF against their baselines (test split)",
                     {"task": "task", "method": "method", "metric": "metric", "value": "value", "other": "other"})
+        glued_table(glue_by_nb, "attention", "Chapter 7: seq2seq without and with attention, same data and budget (test split)",
+                    {"task": "task", "method": "method", "decoding": "decoding", "exact": "exact match", "cer": "CER",
+                     "chrf": "chrF", "other": "other"})
 
         print("\n## Every number the notebooks glued into the prose\n")
         for nb_path, values in glue_by_nb.items():
@@ -275,6 +278,12 @@ def main() -> None:
         print("\n## CTC loss: seqlab vs F.ctc_loss, forward + backward, CPU, B=32 T=100 V=12 S=8\n")
         print(CTC_HEADER)
         print("\n".join(ctc_speed()))
+
+        from attention import ATTENTION_HEADER, attention_speed
+
+        print("\n## Scaled dot-product attention: seqlab vs F.scaled_dot_product_attention, forward + backward, CPU\n")
+        print(ATTENTION_HEADER)
+        print("\n".join(attention_speed()))
 
         if not args.skip_grading:
             print("\n## Autograding (one submission each)\n")

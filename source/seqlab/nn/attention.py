@@ -72,26 +72,24 @@ def causal_mask(L: int, S: int | None = None, device=None) -> torch.Tensor:
     return torch.ones(L, S, dtype=torch.bool, device=device).tril()
 
 
-def _mask_to_bias(attn_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
-    if attn_mask is None:
-        return None
-    if attn_mask.dtype == torch.bool:
-        return torch.zeros(attn_mask.shape, dtype=dtype, device=attn_mask.device).masked_fill(~attn_mask, NEG_INF)
-    if not attn_mask.is_floating_point():
-        raise TypeError(f"attn_mask must be boolean or floating point, got {attn_mask.dtype}")
-    return attn_mask.to(dtype)
-
-
 def masked_softmax(scores: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Softmax over the last axis (the keys) of ``scores`` (…, L, S) after the mask: boolean True
     takes part, a float mask is added. Rows with every key masked get all-zero weights (not NaN)."""
-    bias = _mask_to_bias(attn_mask, scores.dtype)
-    if bias is not None:
+    if attn_mask is None:
+        return torch.softmax(scores, dim=-1)
+    if attn_mask.dtype == torch.bool:
+        dead = ~attn_mask.any(dim=-1, keepdim=True)  # (…, L, 1), from the (small) mask, not the scores
+        scores = scores.masked_fill(~attn_mask, NEG_INF)
+    elif attn_mask.is_floating_point():
+        bias = attn_mask.to(scores.dtype)
+        dead = torch.isneginf(bias).all(dim=-1, keepdim=True)
         scores = scores + bias
-    # a row of -inf has no maximum: softmax would give 0/0; give it zero weights instead
-    dead = torch.isneginf(scores).all(dim=-1, keepdim=True)  # (…, L, 1)
-    weights = torch.softmax(scores.masked_fill(dead, 0.0), dim=-1)
-    return weights.masked_fill(dead, 0.0)
+    else:
+        raise TypeError(f"attn_mask must be boolean or floating point, got {attn_mask.dtype}")
+    if not dead.any():
+        return torch.softmax(scores, dim=-1)
+    # a row of -inf has no maximum: softmax would give 0/0 = NaN; give it zero weights instead
+    return torch.softmax(scores.masked_fill(dead, 0.0), dim=-1).masked_fill(dead, 0.0)
 
 
 # ---------------------------------------------------------------- scaled dot-product attention
@@ -116,7 +114,8 @@ def attention_weights(query: torch.Tensor, key: torch.Tensor, attn_mask: torch.T
             raise ValueError("give attn_mask or is_causal=True, not both (as F.scaled_dot_product_attention)")
         attn_mask = causal_mask(L, S, device=query.device)
     scale = 1.0 / math.sqrt(E) if scale is None else scale
-    scores = query @ key.transpose(-2, -1) * scale  # (…, L, S): every query against every key
+    scores = (query * scale) @ key.transpose(-2, -1)  # (…, L, S): every query against every key (scaling
+    # the L × E queries first is the same product and cheaper than scaling the L × S scores)
     if attn_mask is not None:
         try:
             torch.broadcast_shapes(attn_mask.shape, scores.shape)
