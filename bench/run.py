@@ -139,7 +139,7 @@ def class_time(work: Path, n: int, assignment: str = "a01-embedding", workers: i
             f"{per[len(per) // 2]:.1f} | {ok}/{n} |")
 
 
-TABLES = ("tricks", "seq2seq", "ctc_crf", "attention")  # glued lists of row dicts, printed as tables rather than as numbers
+TABLES = ("tricks", "seq2seq", "ctc_crf", "attention_basics", "attention", "attention_memory")  # glued lists of row dicts, printed as tables rather than as numbers
 
 
 def glued_table(glue_by_nb: dict[str, dict[str, str]], name: str, title: str, columns: dict[str, str]) -> None:
@@ -253,6 +253,10 @@ def main() -> None:
                     {"task": "task", "method": "method", "decoding": "decoding", "exact": "exact match", "cer": "CER",
                      "chrf": "chrF", "other": "other"})
         glued_table(glue_by_nb, "ctc_crf", "Chapter 6: CTC and CRF against their baselines (test split)",
+                    {"task": "task", "method": "method", "metric": "metric", "value": "value", "other": "other"})
+        glued_table(glue_by_nb, "attention_basics", "Chapter 7: attention as a lookup (synthetic retrieval, speed)",
+                    {"task": "task", "method": "method", "metric": "metric", "value": "value", "other": "other"})
+        glued_table(glue_by_nb, "attention_memory", "Chapter 7: attention over image regions and as memory (synthetic)",
                     {"task": "task", "method": "method", "metric": "metric", "value": "value", "other": "other"})
         glued_table(glue_by_nb, "attention", "Chapter 7: seq2seq without and with attention, same data and budget (test split)",
                     {"task": "task", "method": "method", "decoding": "decoding", "exact": "exact match", "cer": "CER",

@@ -211,3 +211,15 @@ def test_module_errors_name_the_shapes():
         DotProductAttention(query_size=3)
     with pytest.raises(ValueError, match=r"\(B, Dq\) or \(B, L, Dq\)"):
         AdditiveAttention(2, 2, 2)(torch.randn(2), torch.randn(2, 3, 2))
+
+
+def test_bench_script_runs_and_prints_a_row_per_shape():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "attention.py"
+    spec = importlib.util.spec_from_file_location("bench_attention", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.attention_speed(rounds=1, lengths=(8,))
+    assert len(rows) == 2 and all(r.startswith("| (32, 4, 8, 32) |") and r.endswith("× |") for r in rows)
