@@ -233,3 +233,131 @@ class DotProductAttention(nn.Module):
         return scores / math.sqrt(query.size(-1)) if self.scaled else scores
 
     forward = AdditiveAttention.forward
+
+
+# ---------------------------------------------------------------- multi-head attention (chapter 8)
+
+def _merge_masks(attn_mask: torch.Tensor | None, key_padding_mask: torch.Tensor | None, B: int, H: int, L: int, S: int,
+                 dtype: torch.dtype) -> torch.Tensor | None:
+    """``nn.MultiheadAttention``'s masks (boolean True = *ignore*, or float added) as one float mask
+    (B, H, L, S) or broadcastable, to add to the scores."""
+    def as_bias(mask: torch.Tensor) -> torch.Tensor:
+        if mask.dtype == torch.bool:
+            return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, NEG_INF)
+        if not mask.is_floating_point():
+            raise TypeError(f"masks must be boolean or floating point, got {mask.dtype}")
+        return mask.to(dtype)
+
+    bias = None
+    if attn_mask is not None:
+        if attn_mask.dim() == 2:
+            if tuple(attn_mask.shape) != (L, S):
+                raise ValueError(f"a 2-D attn_mask must be (L, S) = ({L}, {S}), got {tuple(attn_mask.shape)}")
+            bias = as_bias(attn_mask)  # (L, S)
+        elif attn_mask.dim() == 3:
+            if tuple(attn_mask.shape) != (B * H, L, S):
+                raise ValueError(f"a 3-D attn_mask must be (B*num_heads, L, S) = ({B * H}, {L}, {S}), "
+                                 f"got {tuple(attn_mask.shape)}")
+            bias = as_bias(attn_mask).view(B, H, L, S)
+        else:
+            raise ValueError(f"attn_mask must be (L, S) or (B*num_heads, L, S), got {tuple(attn_mask.shape)}")
+    if key_padding_mask is not None:
+        if tuple(key_padding_mask.shape) != (B, S):
+            raise ValueError(f"key_padding_mask must be (B, S) = ({B}, {S}), got {tuple(key_padding_mask.shape)}")
+        pad = as_bias(key_padding_mask).view(B, 1, 1, S)
+        bias = pad if bias is None else bias + pad
+    return bias
+
+
+class MultiHeadAttention(nn.Module):
+    r"""Multi-head attention written out, with the parameters and the ``forward`` of ``nn.MultiheadAttention``.
+
+    .. math::
+
+       \mathrm{head}_i = \mathrm{Attention}(Q W_i^Q, K W_i^K, V W_i^V), \qquad
+       \mathrm{MultiHead}(Q, K, V) = [\mathrm{head}_1; \dots; \mathrm{head}_h]\, W^O
+
+    The three input projections of all heads are one (3E × E) matrix ``in_proj_weight`` (rows
+    ``0:E`` for the queries, ``E:2E`` keys, ``2E:3E`` values) and ``in_proj_bias``; ``out_proj`` is
+    :math:`W^O`. These are ``nn.MultiheadAttention``'s names and layout, so
+    ``load_state_dict(torch_mha.state_dict())`` works both ways. Each head works on its own
+    ``E / num_heads`` columns of the projected queries, keys and values.
+
+    Masks follow **nn.MultiheadAttention**'s convention, the opposite of
+    :func:`scaled_dot_product_attention`'s: in ``key_padding_mask`` (B, S) and ``attn_mask`` (L, S)
+    or (B·heads, L, S), boolean ``True`` means *ignore*; float masks are added. ``is_causal=True``
+    without an ``attn_mask`` builds the causal mask (torch requires you to pass it as well).
+    A query whose keys are all masked gets zeros (torch gives NaN on some of its paths).
+
+    ``fused=True`` computes the same thing with ``F.scaled_dot_product_attention`` (fast kernels)
+    when ``need_weights=False``; with ``need_weights=True`` the weights have to be built, so the
+    from-scratch path runs either way.
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 batch_first: bool = True, fused: bool = False, device=None, dtype=None) -> None:
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+        factory = dict(device=device, dtype=dtype)
+        self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
+        self.dropout, self.batch_first, self.fused = dropout, batch_first, fused
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim, embed_dim, **factory))
+        self.in_proj_bias = nn.Parameter(torch.empty(3 * embed_dim, **factory)) if bias else None
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias, **factory)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """As torch: Xavier-uniform input projections, zero biases (``out_proj.weight`` keeps nn.Linear's init)."""
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        if self.in_proj_bias is not None:
+            nn.init.zeros_(self.in_proj_bias)
+            nn.init.zeros_(self.out_proj.bias)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape  # (B, T, E) → (B, heads, T, head_dim): head h owns columns h*d … h*d+d-1
+        return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                key_padding_mask: torch.Tensor | None = None, need_weights: bool = True,
+                attn_mask: torch.Tensor | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``query`` (B, L, E), ``key`` and ``value`` (B, S, E) (time first if ``batch_first=False``) →
+        ``(output (B, L, E), weights)``; weights (B, L, S) averaged over the heads, (B, heads, L, S)
+        with ``average_attn_weights=False``, None with ``need_weights=False``."""
+        if query.dim() != 3 or key.dim() != 3 or value.dim() != 3:
+            raise ValueError(f"query, key and value must be 3-D (batched), got {tuple(query.shape)}, "
+                             f"{tuple(key.shape)}, {tuple(value.shape)}")
+        if not self.batch_first:
+            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        B, L, E = query.shape
+        S = key.size(1)
+        if E != self.embed_dim or key.size(-1) != E or value.size(-1) != E or tuple(key.shape[:2]) != tuple(value.shape[:2]) \
+                or key.size(0) != B:
+            raise ValueError(f"expected query (B, L, {self.embed_dim}) and key, value (B, S, {self.embed_dim}); got "
+                             f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+        if is_causal and attn_mask is None:
+            attn_mask = ~causal_mask(L, S, device=query.device)  # True = ignore (this module's convention)
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = self.in_proj_bias.chunk(3) if self.in_proj_bias is not None else (None, None, None)
+        q = self._split_heads(F.linear(query, w_q, b_q))  # (B, h, L, d)
+        k = self._split_heads(F.linear(key, w_k, b_k))  # (B, h, S, d)
+        v = self._split_heads(F.linear(value, w_v, b_v))  # (B, h, S, d)
+        bias = _merge_masks(attn_mask, key_padding_mask, B, self.num_heads, L, S, q.dtype)
+        p = self.dropout if self.training else 0.0
+        weights = None
+        if self.fused and not need_weights:
+            dead = None if bias is None else torch.isneginf(bias).all(-1, keepdim=True)  # keep "zeros, not NaN"
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=None if bias is None else bias.masked_fill(dead, 0.0),
+                                                 dropout_p=p)
+            if dead is not None:
+                out = out.masked_fill(dead, 0.0)
+        else:
+            weights = attention_weights(q, k, bias)  # (B, h, L, S)
+            out = F.dropout(weights, p=p, training=True) @ v if p > 0 else weights @ v  # (B, h, L, d)
+        out = self.out_proj(out.transpose(1, 2).reshape(B, L, E))  # concatenate the heads, then W^O
+        if not self.batch_first:
+            out = out.transpose(0, 1)
+        if not need_weights:
+            return out, None
+        return out, (weights.mean(dim=1) if average_attn_weights else weights)
