@@ -1,0 +1,226 @@
+r"""The Transformer's pieces, written out: positional encoding, encoder and decoder layers, stacks.
+
+The layers have the constructor arguments, the sub-module names and the ``forward`` of
+``nn.TransformerEncoderLayer`` and ``nn.TransformerDecoderLayer``, so their state dicts load
+into each other. One layer (post-norm, the paper's order, ``norm_first=False``):
+
+.. math::
+
+   x \leftarrow \mathrm{LN}(x + \mathrm{Dropout}(\mathrm{SelfAttn}(x))), \qquad
+   x \leftarrow \mathrm{LN}(x + \mathrm{Dropout}(\mathrm{FFN}(x))), \qquad
+   \mathrm{FFN}(x) = W_2\, \mathrm{Dropout}(\mathrm{act}(W_1 x + b_1)) + b_2
+
+and pre-norm (``norm_first=True``): :math:`x \leftarrow x + \mathrm{Dropout}(\mathrm{SelfAttn}(\mathrm{LN}(x)))`,
+then the same for the FFN; the residual path is never normalised, which is why pre-norm trains
+without a learning-rate warm-up. A decoder layer has a third block between the two, attention
+over the encoder's output ("memory").
+
+Masks follow ``nn.Transformer*``: ``*_key_padding_mask`` (B, S) and ``*_mask`` (L, S), boolean
+True = *ignore* (see :class:`seqlab.nn.attention.MultiHeadAttention`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from seqlab.nn.attention import MultiHeadAttention, causal_mask
+
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+
+
+def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
+    r""":math:`PE_{p, 2i} = \sin(p / 10000^{2i/d})`, :math:`PE_{p, 2i+1} = \cos(p / 10000^{2i/d})` → (max_len, d_model)."""
+    if d_model % 2:
+        raise ValueError(f"d_model must be even for sines and cosines in pairs, got {d_model}")
+    position = torch.arange(max_len, dtype=torch.float64).unsqueeze(1)  # (P, 1)
+    inv_freq = torch.exp(-math.log(10000.0) * torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)  # (d/2,)
+    pe = torch.zeros(max_len, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(position * inv_freq)
+    pe[:, 1::2] = torch.cos(position * inv_freq)
+    return pe.float()
+
+
+class PositionalEncoding(nn.Module):
+    """Adds the sinusoidal encoding to (B, T, d_model) inputs (batch first), then dropout."""
+
+    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        T = x.size(1)
+        if offset + T > self.pe.size(0):
+            raise ValueError(f"sequence of {offset + T} positions but max_len is {self.pe.size(0)}")
+        return self.dropout(x + self.pe[offset:offset + T].to(x.dtype))
+
+
+def _activation(activation):
+    if callable(activation):
+        return activation
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)} or a callable, got {activation!r}")
+    return ACTIVATIONS[activation]
+
+
+def _causal_if(flag: bool, mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
+    if flag and mask is None:
+        return ~causal_mask(x.size(1), device=x.device)  # True = ignore
+    return mask
+
+
+class TransformerEncoderLayer(nn.Module):
+    """Self-attention and a feed-forward block, each with a residual connection and layer norm."""
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation="relu", layer_norm_eps: float = 1e-5, batch_first: bool = True,
+                 norm_first: bool = False, bias: bool = True, fused: bool = False) -> None:
+        super().__init__()
+        if not batch_first:
+            raise ValueError("seqlab's transformer layers are batch first (B, T, d_model): pass batch_first=True")
+        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, fused=fused)
+        self.linear1 = nn.Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(dim_feedforward, d_model, bias=bias)
+        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+        self.activation = _activation(activation)
+        self.norm_first = norm_first
+
+    def _sa(self, x, mask, padding):
+        return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False)[0])
+
+    def _ff(self, x):
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, src: torch.Tensor, src_mask: torch.Tensor | None = None,
+                src_key_padding_mask: torch.Tensor | None = None, is_causal: bool = False) -> torch.Tensor:
+        """``src`` (B, S, d_model) → (B, S, d_model)."""
+        x, mask = src, _causal_if(is_causal, src_mask, src)
+        if self.norm_first:
+            x = x + self._sa(self.norm1(x), mask, src_key_padding_mask)
+            return x + self._ff(self.norm2(x))
+        x = self.norm1(x + self._sa(x, mask, src_key_padding_mask))
+        return self.norm2(x + self._ff(x))
+
+
+class TransformerDecoderLayer(nn.Module):
+    """Masked self-attention, attention over the encoder's memory, and a feed-forward block."""
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation="relu", layer_norm_eps: float = 1e-5, batch_first: bool = True,
+                 norm_first: bool = False, bias: bool = True, fused: bool = False) -> None:
+        super().__init__()
+        if not batch_first:
+            raise ValueError("seqlab's transformer layers are batch first (B, T, d_model): pass batch_first=True")
+        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, fused=fused)
+        self.multihead_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, fused=fused)
+        self.linear1 = nn.Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(dim_feedforward, d_model, bias=bias)
+        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm3 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+        self.dropout3 = nn.Dropout(dropout)
+        self.activation = _activation(activation)
+        self.norm_first = norm_first
+
+    def _sa(self, x, mask, padding):
+        return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False)[0])
+
+    def _mha(self, x, memory, mask, padding):
+        return self.dropout2(self.multihead_attn(x, memory, memory, attn_mask=mask, key_padding_mask=padding,
+                                                 need_weights=False)[0])
+
+    def _ff(self, x):
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, tgt_mask: torch.Tensor | None = None,
+                memory_mask: torch.Tensor | None = None, tgt_key_padding_mask: torch.Tensor | None = None,
+                memory_key_padding_mask: torch.Tensor | None = None, tgt_is_causal: bool = False,
+                memory_is_causal: bool = False) -> torch.Tensor:
+        """``tgt`` (B, T, d_model), ``memory`` (B, S, d_model) → (B, T, d_model)."""
+        x = tgt
+        tgt_mask = _causal_if(tgt_is_causal, tgt_mask, tgt)
+        if memory_is_causal and memory_mask is None:
+            memory_mask = ~causal_mask(tgt.size(1), memory.size(1), device=tgt.device)
+        if self.norm_first:
+            x = x + self._sa(self.norm1(x), tgt_mask, tgt_key_padding_mask)
+            x = x + self._mha(self.norm2(x), memory, memory_mask, memory_key_padding_mask)
+            return x + self._ff(self.norm3(x))
+        x = self.norm1(x + self._sa(x, tgt_mask, tgt_key_padding_mask))
+        x = self.norm2(x + self._mha(x, memory, memory_mask, memory_key_padding_mask))
+        return self.norm3(x + self._ff(x))
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Sizes and choices of a Transformer stack (encoder, decoder, or both)."""
+
+    d_model: int = 128
+    nhead: int = 4
+    num_layers: int = 2
+    dim_feedforward: int = 512
+    dropout: float = 0.1
+    activation: str = "relu"
+    layer_norm_eps: float = 1e-5
+    norm_first: bool = True
+    fused: bool = False
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.nhead:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by nhead ({self.nhead})")
+        if self.num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {self.num_layers}")
+
+    def layer_kwargs(self) -> dict:
+        return dict(d_model=self.d_model, nhead=self.nhead, dim_feedforward=self.dim_feedforward, dropout=self.dropout,
+                    activation=self.activation, layer_norm_eps=self.layer_norm_eps, norm_first=self.norm_first,
+                    fused=self.fused)
+
+
+class TransformerEncoder(nn.Module):
+    """``num_layers`` encoder layers (``layers.0`` …, as ``nn.TransformerEncoder``), with a final
+    layer norm ``norm`` when the layers are pre-norm (their output is not normalised otherwise)."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        layer = TransformerEncoderLayer(**config.layer_kwargs())
+        self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(config.num_layers))
+        self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm_first else None
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal: bool = False):
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
+        return self.norm(x) if self.norm is not None else x
+
+
+class TransformerDecoder(nn.Module):
+    """``num_layers`` decoder layers (``layers.0`` …, as ``nn.TransformerDecoder``), final ``norm`` when pre-norm."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        layer = TransformerDecoderLayer(**config.layer_kwargs())
+        self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(config.num_layers))
+        self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm_first else None
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal: bool = False):
+        x = tgt
+        for layer in self.layers:
+            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
+                      memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal)
+        return self.norm(x) if self.norm is not None else x

@@ -1,0 +1,137 @@
+"""seqlab.nn.transformer against torch's Transformer layers with copied state dicts."""
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from seqlab.nn.attention import causal_mask
+from seqlab.nn.transformer import (PositionalEncoding, TransformerConfig, TransformerDecoder, TransformerDecoderLayer,
+                                   TransformerEncoder, TransformerEncoderLayer, sinusoidal_encoding)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+KW = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, batch_first=True)
+
+
+def grads_of(out, tensors, module):
+    probe = torch.linspace(-1, 1, out.numel()).view_as(out)
+    return torch.autograd.grad((out * probe).sum(), (*tensors, *module.parameters()))
+
+
+def x(B=3, T=5, seed=0):
+    return torch.randn(B, T, 8, generator=torch.Generator().manual_seed(seed), requires_grad=True)
+
+
+PAD = torch.tensor([[False] * 5, [False] * 3 + [True] * 2, [False] + [True] * 4])
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+@pytest.mark.parametrize("masks", ["none", "padding", "causal", "both"])
+def test_encoder_layer_matches_torch(norm_first, activation, masks):
+    torch.manual_seed(0)
+    ref = nn.TransformerEncoderLayer(**KW, norm_first=norm_first, activation=activation).eval()
+    ours = TransformerEncoderLayer(**KW, norm_first=norm_first, activation=activation).eval()
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    ours.load_state_dict(ref.state_dict())
+    kw = {}
+    if masks in ("padding", "both"):
+        kw["src_key_padding_mask"] = PAD
+    if masks in ("causal", "both"):
+        kw["src_mask"] = ~causal_mask(5)
+    src = x()
+    a, b = ours(src, **kw), ref(src, **kw)
+    torch.testing.assert_close(a, b)
+    for g, h in zip(grads_of(a, (src,), ours), grads_of(b, (src,), ref)):
+        torch.testing.assert_close(g, h)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_layer_matches_torch(norm_first):
+    torch.manual_seed(1)
+    ref = nn.TransformerDecoderLayer(**KW, norm_first=norm_first).eval()
+    ours = TransformerDecoderLayer(**KW, norm_first=norm_first).eval()
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    ours.load_state_dict(ref.state_dict())
+    tgt, memory = x(T=4, seed=2), x(T=5, seed=3)
+    kw = dict(tgt_mask=~causal_mask(4), tgt_key_padding_mask=PAD[:, :4], memory_key_padding_mask=PAD)
+    a, b = ours(tgt, memory, **kw), ref(tgt, memory, **kw)
+    torch.testing.assert_close(a, b)
+    for g, h in zip(grads_of(a, (tgt, memory), ours), grads_of(b, (tgt, memory), ref)):
+        torch.testing.assert_close(g, h)
+    # tgt_is_causal alone builds the mask
+    torch.testing.assert_close(ours(tgt, memory, tgt_is_causal=True), ref(tgt, memory, tgt_mask=~causal_mask(4)))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_fused_layers_give_the_same_outputs(norm_first):
+    torch.manual_seed(2)
+    plain = TransformerDecoderLayer(**KW, norm_first=norm_first).eval()
+    fused = TransformerDecoderLayer(**KW, norm_first=norm_first, fused=True).eval()
+    fused.load_state_dict(plain.state_dict())
+    tgt, memory = x(T=4, seed=4), x(T=5, seed=5)
+    kw = dict(tgt_is_causal=True, memory_key_padding_mask=PAD)
+    a, b = fused(tgt, memory, **kw), plain(tgt, memory, **kw)
+    torch.testing.assert_close(a, b)
+    for g, h in zip(grads_of(a, (tgt, memory), fused), grads_of(b, (tgt, memory), plain)):
+        torch.testing.assert_close(g, h)
+
+
+def test_stacks_match_torch_stacks():
+    torch.manual_seed(3)
+    cfg = TransformerConfig(d_model=8, nhead=2, num_layers=2, dim_feedforward=16, dropout=0.0, norm_first=True)
+    enc, dec = TransformerEncoder(cfg).eval(), TransformerDecoder(cfg).eval()
+    ref_enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(**KW, norm_first=True), 2, norm=nn.LayerNorm(8),
+                                    enable_nested_tensor=False).eval()
+    ref_dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(**KW, norm_first=True), 2, norm=nn.LayerNorm(8)).eval()
+    enc.load_state_dict(ref_enc.state_dict())
+    dec.load_state_dict(ref_dec.state_dict())
+    src, tgt = x(T=5, seed=6), x(T=4, seed=7)
+    memory = enc(src, src_key_padding_mask=PAD)
+    torch.testing.assert_close(memory, ref_enc(src, src_key_padding_mask=PAD))
+    torch.testing.assert_close(dec(tgt, memory, tgt_mask=~causal_mask(4), memory_key_padding_mask=PAD),
+                               ref_dec(tgt, memory, tgt_mask=~causal_mask(4), memory_key_padding_mask=PAD))
+
+
+def test_sinusoidal_encoding_values_and_positional_module():
+    pe = sinusoidal_encoding(50, 6)
+    assert pe.shape == (50, 6)
+    p, i = 7, 1
+    assert math.isclose(pe[p, 2 * i].item(), math.sin(p / 10000 ** (2 * i / 6)), rel_tol=1e-5)
+    assert math.isclose(pe[p, 2 * i + 1].item(), math.cos(p / 10000 ** (2 * i / 6)), rel_tol=1e-5)
+    module = PositionalEncoding(6, max_len=50)
+    z = torch.zeros(2, 10, 6)
+    torch.testing.assert_close(module(z), pe[:10].expand(2, 10, 6).to(z.dtype))
+    torch.testing.assert_close(module(z[:, :1], offset=9)[:, 0], pe[9].expand(2, 6).to(z.dtype))
+    with pytest.raises(ValueError, match="max_len"):
+        module(torch.zeros(1, 51, 6))
+    with pytest.raises(ValueError, match="even"):
+        sinusoidal_encoding(4, 5)
+
+
+def test_without_positions_self_attention_is_permutation_equivariant():
+    torch.manual_seed(4)
+    layer = TransformerEncoderLayer(**KW).eval()
+    src = x().detach()
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    torch.testing.assert_close(layer(src[:, perm]), layer(src)[:, perm])
+    pos = PositionalEncoding(8)
+    assert not torch.allclose(layer(pos(src[:, perm])), layer(pos(src))[:, perm])
+
+
+def test_config_and_layer_errors():
+    with pytest.raises(ValueError, match="divisible"):
+        TransformerConfig(d_model=10, nhead=3)
+    with pytest.raises(ValueError, match="batch first"):
+        TransformerEncoderLayer(8, 2, batch_first=False)
+    with pytest.raises(ValueError, match="activation"):
+        TransformerEncoderLayer(8, 2, activation="tanh")
