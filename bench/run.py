@@ -289,6 +289,12 @@ def main() -> None:
         print(ATTENTION_HEADER)
         print("\n".join(attention_speed()))
 
+        from multihead import MULTIHEAD_HEADER, multihead_speed
+
+        print("\n## Multi-head attention: seqlab vs nn.MultiheadAttention, forward + backward, CPU\n")
+        print(MULTIHEAD_HEADER)
+        print("\n".join(multihead_speed()))
+
         if not args.skip_grading:
             print("\n## Autograding (one submission each)\n")
             print("| assignment | submission | seconds |\n|---|---|---:|")

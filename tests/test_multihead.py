@@ -147,3 +147,16 @@ def test_dropout_in_training_only_and_errors():
         m(q, k, v, attn_mask=torch.zeros(5, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"\(B, L, 8\)"):
         m(q[..., :6], k, v)
+
+
+def test_bench_script_runs():
+    import importlib.util
+    from pathlib import Path
+
+    torch.set_default_dtype(torch.float32)
+    path = Path(__file__).resolve().parents[1] / "bench" / "multihead.py"
+    spec = importlib.util.spec_from_file_location("bench_multihead", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.multihead_speed(rounds=1, B=2, L=8, E=16, heads=2)
+    assert len(rows) == 3 and rows[0].startswith("| nn.MultiheadAttention |") and rows[0].endswith("1.00× |")
