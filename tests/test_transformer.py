@@ -135,3 +135,84 @@ def test_config_and_layer_errors():
         TransformerEncoderLayer(8, 2, batch_first=False)
     with pytest.raises(ValueError, match="activation"):
         TransformerEncoderLayer(8, 2, activation="tanh")
+
+
+def _batch():
+    from seqlab.data.batching import Seq2SeqBatch, pad_sequences
+
+    src, lengths = pad_sequences([[4, 5, 6, 7], [8, 9], [10, 11, 4]])
+    tgt_in, _ = pad_sequences([[1, 3, 4, 5], [1, 6], [1, 7, 8]])
+    tgt_out, _ = pad_sequences([[3, 4, 5, 2], [6, 2], [7, 8, 2]])
+    return Seq2SeqBatch(src, lengths, tgt_in, tgt_out)
+
+
+def _seq2seq(**kw):
+    from seqlab.nn.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
+
+    torch.manual_seed(0)
+    base = dict(src_vocab_size=12, tgt_vocab_size=9, d_model=8, nhead=2, dim_feedforward=16, dropout=0.0)
+    return TransformerSeq2Seq(TransformerSeq2SeqConfig(**{**base, **kw})).eval()
+
+
+@pytest.mark.parametrize("kw", [{}, dict(norm_first=False), dict(fused=True)])
+def test_transformer_seq2seq_steps_equal_teacher_forcing_and_padding_changes_nothing(kw):
+    model, b = _seq2seq(**kw), _batch()
+    logits = model(b.src, b.src_lengths, b.tgt_in)
+    state = model.encode(b.src, b.src_lengths)
+    for t in range(b.tgt_in.size(1)):
+        log_probs, state = model.step(b.tgt_in[:, t], state)
+        real = b.tgt_in[:, t] != 0
+        torch.testing.assert_close(log_probs[real], torch.log_softmax(logits[real, t], -1))
+    for i in range(3):
+        n, m = int(b.src_lengths[i]), int((b.tgt_in[i] != 0).sum())
+        alone = model(b.src[i:i + 1, :n], b.src_lengths[i:i + 1], b.tgt_in[i:i + 1, :m])
+        torch.testing.assert_close(alone, logits[i:i + 1, :m])
+    loss, n = model.loss(b)
+    assert n == 9 and torch.isfinite(loss)
+
+
+def test_transformer_seq2seq_works_with_beam_search_and_learns_to_reverse():
+    from seqlab.data.batching import Seq2SeqBatch, pad_sequences
+    from seqlab.decoding import beam_search, greedy_search
+
+    model = _seq2seq(d_model=32, dim_feedforward=64, src_vocab_size=10, tgt_vocab_size=10).train()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        seqs = [torch.randint(3, 10, (int(torch.randint(2, 7, (1,), generator=g)),), generator=g).tolist() for _ in range(32)]
+        src, lengths = pad_sequences(seqs)
+        loss, _ = model.loss(Seq2SeqBatch(src, lengths, pad_sequences([[1] + s[::-1] for s in seqs])[0],
+                                          pad_sequences([s[::-1] + [2] for s in seqs])[0]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    tests = [[3, 4, 5, 6], [9, 8, 7], [5, 5, 3, 9, 4]]
+    src, lengths = pad_sequences(tests)
+    state = model.encode(src, lengths)
+    out = greedy_search(model.step, state, bos_id=1, eos_id=2, max_len=8)
+    assert sum(o == t[::-1] for o, t in zip(out, tests)) >= 2, out
+    beams = beam_search(model.step, state, bos_id=1, eos_id=2, beam_size=3, max_len=8)
+    assert [b[0][0] for b in beam_search(model.step, state, bos_id=1, eos_id=2, beam_size=1, max_len=8)] == out
+    assert len(beams) == 3
+
+
+def test_transformer_lm_is_causal_and_steps_like_its_forward():
+    from seqlab.decoding import generate
+    from seqlab.nn.transformer import TransformerLM
+
+    torch.manual_seed(0)
+    lm = TransformerLM(20, TransformerConfig(d_model=8, nhead=2, num_layers=2, dim_feedforward=16, dropout=0.0)).eval()
+    tokens = torch.randint(3, 20, (2, 6))
+    logits, _ = lm(tokens)
+    changed = tokens.clone()
+    changed[:, 4:] = 3
+    torch.testing.assert_close(lm(changed)[0][:, :4], logits[:, :4])  # the future does not leak back
+    state = None
+    for t in range(6):
+        step_logits, state = lm.step(tokens[:, t], state)
+        torch.testing.assert_close(step_logits, logits[:, t])
+    assert lm.out.weight is lm.embedding.weight
+    loss, n = lm.loss(tokens[:, :-1], tokens[:, 1:])
+    assert n == 10 and torch.isfinite(loss)
+    assert len(generate(lm, [1, 5], max_len=4, top_k=1)) == 4

@@ -224,3 +224,126 @@ class TransformerDecoder(nn.Module):
             x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
                       memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal)
         return self.norm(x) if self.norm is not None else x
+
+
+# ---------------------------------------------------------------- models for the course's tasks
+
+def _key_padding(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
+    return tokens == pad_id  # (B, T), True = ignore (nn.Transformer's convention)
+
+
+@dataclass(frozen=True)
+class TransformerSeq2SeqConfig:
+    """An encoder–decoder Transformer for ``Seq2SeqBatch`` data (the tasks of chapters 5 and 7)."""
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_model: int = 128
+    nhead: int = 4
+    num_encoder_layers: int = 2
+    num_decoder_layers: int = 2
+    dim_feedforward: int = 256
+    dropout: float = 0.1
+    norm_first: bool = True
+    fused: bool = False
+    max_len: int = 512
+    pad_id: int = 0
+
+    def stack(self, num_layers: int) -> TransformerConfig:
+        return TransformerConfig(d_model=self.d_model, nhead=self.nhead, num_layers=num_layers,
+                                 dim_feedforward=self.dim_feedforward, dropout=self.dropout,
+                                 norm_first=self.norm_first, fused=self.fused)
+
+
+class TransformerSeq2Seq(nn.Module):
+    r"""Source and target embeddings (scaled by :math:`\sqrt{d}`) plus positions, an encoder stack,
+    a decoder stack with a causal mask, and an output layer.
+
+    Training: ``loss(batch)`` with teacher forcing, like :class:`seqlab.nn.seq2seq.Seq2Seq`.
+    Decoding: ``encode(src, src_lengths)`` and ``step(tokens, state) -> (log_probs, state)``, the
+    interface of :mod:`seqlab.decoding`. The state is ``(memory, memory_padding, prefix)``, all batch
+    first; every step runs the decoder over the whole prefix again (simple and exact; a key–value
+    cache would make a step O(t) instead of O(t²)).
+    """
+
+    def __init__(self, config: TransformerSeq2SeqConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.src_embedding = nn.Embedding(c.src_vocab_size, c.d_model, padding_idx=c.pad_id)
+        self.tgt_embedding = nn.Embedding(c.tgt_vocab_size, c.d_model, padding_idx=c.pad_id)
+        self.positions = PositionalEncoding(c.d_model, c.max_len, c.dropout)
+        self.encoder = TransformerEncoder(c.stack(c.num_encoder_layers))
+        self.decoder = TransformerDecoder(c.stack(c.num_decoder_layers))
+        self.out = nn.Linear(c.d_model, c.tgt_vocab_size)
+        self.scale = math.sqrt(c.d_model)
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor | None = None) -> tuple:
+        """``src`` (B, S) → ``(memory (B, S, d), memory_padding (B, S), prefix (B, 0))``."""
+        padding = _key_padding(src, self.config.pad_id)
+        if src_lengths is not None:
+            padding = ~(torch.arange(src.size(1), device=src.device) < src_lengths.to(src.device).unsqueeze(1))
+        memory = self.encoder(self.positions(self.src_embedding(src) * self.scale), src_key_padding_mask=padding)
+        return memory, padding, src.new_zeros(src.size(0), 0)
+
+    def _decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+        y = self.positions(self.tgt_embedding(tgt_in) * self.scale)  # (B, T, d)
+        h = self.decoder(y, memory, tgt_key_padding_mask=_key_padding(tgt_in, self.config.pad_id),
+                         memory_key_padding_mask=padding, tgt_is_causal=True)
+        return self.out(h)  # (B, T, V)
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: (B, S), (B,), (B, T) → logits (B, T, V)."""
+        memory, padding, _ = self.encode(src, src_lengths)
+        return self._decode(tgt_in, memory, padding)
+
+    def loss(self, batch) -> tuple[torch.Tensor, int]:
+        logits = self(batch.src, batch.src_lengths, batch.tgt_in)
+        n = int((batch.tgt_out != self.config.pad_id).sum())
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tgt_out.reshape(-1),
+                               ignore_index=self.config.pad_id)
+        return loss, n
+
+    def step(self, tokens: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+        memory, padding, prefix = state
+        prefix = torch.cat([prefix, tokens.unsqueeze(1)], dim=1)  # (N, t)
+        logits = self._decode(prefix, memory, padding)[:, -1]  # (N, V): only the newest position
+        return F.log_softmax(logits, dim=-1), (memory, padding, prefix)
+
+
+class TransformerLM(nn.Module):
+    """A decoder-only (GPT-style) language model: embedding + positions, encoder layers with a
+    causal mask (self-attention only), a final norm when pre-norm, and an output layer tied to the
+    embedding when ``tie_weights``. Same methods as :class:`seqlab.nn.language_model.RNNLanguageModel`:
+    ``forward(tokens) -> (logits, None)``, ``loss(inputs, targets)``, ``step``/``decode_step`` with the
+    prefix (B, t) as the state."""
+
+    def __init__(self, vocab_size: int, config: TransformerConfig, max_len: int = 512, pad_id: int = 0,
+                 tie_weights: bool = True) -> None:
+        super().__init__()
+        self.config, self.pad_id = config, pad_id
+        self.embedding = nn.Embedding(vocab_size, config.d_model, padding_idx=pad_id)
+        self.positions = PositionalEncoding(config.d_model, max_len, config.dropout)
+        self.blocks = TransformerEncoder(config)
+        self.out = nn.Linear(config.d_model, vocab_size)
+        if tie_weights:
+            self.out.weight = self.embedding.weight
+        self.scale = math.sqrt(config.d_model)
+
+    def forward(self, tokens: torch.Tensor, state=None):
+        """``tokens`` (B, T) → logits (B, T, V) (position t sees tokens 0 … t), and None."""
+        h = self.blocks(self.positions(self.embedding(tokens) * self.scale), is_causal=True)
+        return self.out(h), None
+
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+        logits, _ = self(inputs)
+        n = int((targets != self.pad_id).sum())
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=self.pad_id), n
+
+    def step(self, token: torch.Tensor, state=None):
+        prefix = token.unsqueeze(1) if state is None else torch.cat([state, token.unsqueeze(1)], dim=1)  # (B, t)
+        logits, _ = self(prefix[:, -self.positions.pe.size(0):])
+        return logits[:, -1], prefix
+
+    def decode_step(self, tokens: torch.Tensor, state=None):
+        logits, state = self.step(tokens, state)
+        return logits.log_softmax(dim=-1), state
