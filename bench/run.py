@@ -139,7 +139,7 @@ def class_time(work: Path, n: int, assignment: str = "a01-embedding", workers: i
             f"{per[len(per) // 2]:.1f} | {ok}/{n} |")
 
 
-TABLES = ("tricks", "seq2seq", "ctc_crf", "attention_basics", "attention", "attention_memory")  # glued lists of row dicts, printed as tables rather than as numbers
+TABLES = ("tricks", "seq2seq", "ctc_crf", "attention_basics", "attention", "attention_memory", "transformer")  # glued lists of row dicts, printed as tables rather than as numbers
 
 
 def glued_table(glue_by_nb: dict[str, dict[str, str]], name: str, title: str, columns: dict[str, str]) -> None:
@@ -153,6 +153,26 @@ def glued_table(glue_by_nb: dict[str, dict[str, str]], name: str, title: str, co
     for nb_path, row in rows:
         cells = [Path(nb_path).stem] + [str(row.get(k, "")).replace("|", "/") for k in columns]
         print("| " + " | ".join(cells) + " |")
+
+
+def course_table(glue_by_nb: dict[str, dict[str, str]]) -> None:
+    """One table for the course: every row chapters 7 and 8 glued under "attention" and "transformer"
+    (plain seq2seq, seq2seq + attention, Transformer, and the baselines), grouped by task, from the
+    same book build (same run, same profile)."""
+    rows = [(nb_path, row) for name in ("attention", "transformer") for nb_path, values in glue_by_nb.items()
+            if name in values for row in ast.literal_eval(values[name])]
+    if not rows:
+        return
+    columns = {"method": "method", "decoding": "decoding", "exact": "exact match", "cer": "CER", "chrf": "chrF",
+               "params": "parameters", "seconds": "train s"}
+    print(f"\n## The course's comparison: plain seq2seq, + attention, Transformer (same build), "
+          f"profile {os.environ.get('SEQLAB_PROFILE', 'auto')}\n")
+    print("| task | lesson | " + " | ".join(columns.values()) + " |\n|" + "---|" * (len(columns) + 2))
+    for task in dict.fromkeys(row.get("task", "") for _, row in rows):
+        for nb_path, row in rows:
+            if row.get("task", "") == task:
+                cells = [task, Path(nb_path).stem] + [str(row.get(k, "")).replace("|", "/") for k in columns]
+                print("| " + " | ".join(cells) + " |")
 
 
 def recurrent_speed(rounds: int = 5) -> list[str]:
@@ -261,6 +281,11 @@ def main() -> None:
         glued_table(glue_by_nb, "attention", "Chapter 7: seq2seq without and with attention, same data and budget (test split)",
                     {"task": "task", "method": "method", "decoding": "decoding", "exact": "exact match", "cer": "CER",
                      "chrf": "chrF", "other": "other"})
+
+        glued_table(glue_by_nb, "transformer", "Chapter 8: the Transformer on the course's tasks (test split)",
+                    {"task": "task", "method": "method", "decoding": "decoding", "exact": "exact match", "cer": "CER",
+                     "chrf": "chrF", "params": "parameters", "seconds": "train s", "other": "other"})
+        course_table(glue_by_nb)
 
         print("\n## Every number the notebooks glued into the prose\n")
         for nb_path, values in glue_by_nb.items():
