@@ -216,3 +216,16 @@ def test_transformer_lm_is_causal_and_steps_like_its_forward():
     loss, n = lm.loss(tokens[:, :-1], tokens[:, 1:])
     assert n == 10 and torch.isfinite(loss)
     assert len(generate(lm, [1, 5], max_len=4, top_k=1)) == 4
+
+
+def test_embeddings_start_small_so_tied_logits_are_not_overconfident():
+    from seqlab.nn.transformer import TransformerLM, TransformerSeq2Seq, TransformerSeq2SeqConfig
+
+    torch.manual_seed(0)
+    lm = TransformerLM(500, TransformerConfig(d_model=64, nhead=4, num_layers=1, dim_feedforward=64, dropout=0.0))
+    w = lm.embedding.weight.detach()
+    assert abs(w[1:].std().item() - 64 ** -0.5) < 0.01 and torch.equal(w[0], torch.zeros(64))
+    logits, _ = lm(torch.randint(1, 500, (4, 10)))
+    assert logits.std().item() < 3.0  # N(0, 1) embeddings would give about sqrt(64) = 8
+    s2s = TransformerSeq2Seq(TransformerSeq2SeqConfig(50, 40, d_model=16, nhead=2))
+    assert abs(s2s.src_embedding.weight[1:].std().item() - 0.25) < 0.05

@@ -232,6 +232,15 @@ def _key_padding(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     return tokens == pad_id  # (B, T), True = ignore (nn.Transformer's convention)
 
 
+def _init_embedding(embedding: nn.Embedding, pad_id: int) -> None:
+    """N(0, 1/d) instead of nn.Embedding's N(0, 1): after the √d scaling the inputs have unit
+    variance, the size of the positional encoding (N(0, 1) · √d would drown it), and an output
+    layer tied to the embedding starts with logits of unit variance rather than √d."""
+    with torch.no_grad():
+        nn.init.normal_(embedding.weight, std=embedding.embedding_dim ** -0.5)
+        embedding.weight[pad_id].zero_()
+
+
 @dataclass(frozen=True)
 class TransformerSeq2SeqConfig:
     """An encoder–decoder Transformer for ``Seq2SeqBatch`` data (the tasks of chapters 5 and 7)."""
@@ -276,6 +285,8 @@ class TransformerSeq2Seq(nn.Module):
         self.decoder = TransformerDecoder(c.stack(c.num_decoder_layers))
         self.out = nn.Linear(c.d_model, c.tgt_vocab_size)
         self.scale = math.sqrt(c.d_model)
+        _init_embedding(self.src_embedding, c.pad_id)
+        _init_embedding(self.tgt_embedding, c.pad_id)
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor | None = None) -> tuple:
         """``src`` (B, S) → ``(memory (B, S, d), memory_padding (B, S), prefix (B, 0))``."""
@@ -285,11 +296,13 @@ class TransformerSeq2Seq(nn.Module):
         memory = self.encoder(self.positions(self.src_embedding(src) * self.scale), src_key_padding_mask=padding)
         return memory, padding, src.new_zeros(src.size(0), 0)
 
-    def _decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+    def _hidden(self, tgt_in: torch.Tensor, memory: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
         y = self.positions(self.tgt_embedding(tgt_in) * self.scale)  # (B, T, d)
-        h = self.decoder(y, memory, tgt_key_padding_mask=_key_padding(tgt_in, self.config.pad_id),
-                         memory_key_padding_mask=padding, tgt_is_causal=True)
-        return self.out(h)  # (B, T, V)
+        return self.decoder(y, memory, tgt_key_padding_mask=_key_padding(tgt_in, self.config.pad_id),
+                            memory_key_padding_mask=padding, tgt_is_causal=True)  # (B, T, d)
+
+    def _decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+        return self.out(self._hidden(tgt_in, memory, padding))  # (B, T, V)
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: (B, S), (B,), (B, T) → logits (B, T, V)."""
@@ -306,7 +319,7 @@ class TransformerSeq2Seq(nn.Module):
     def step(self, tokens: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
         memory, padding, prefix = state
         prefix = torch.cat([prefix, tokens.unsqueeze(1)], dim=1)  # (N, t)
-        logits = self._decode(prefix, memory, padding)[:, -1]  # (N, V): only the newest position
+        logits = self.out(self._hidden(prefix, memory, padding)[:, -1])  # (N, V): the output layer on the newest position only
         return F.log_softmax(logits, dim=-1), (memory, padding, prefix)
 
 
@@ -315,7 +328,8 @@ class TransformerLM(nn.Module):
     causal mask (self-attention only), a final norm when pre-norm, and an output layer tied to the
     embedding when ``tie_weights``. Same methods as :class:`seqlab.nn.language_model.RNNLanguageModel`:
     ``forward(tokens) -> (logits, None)``, ``loss(inputs, targets)``, ``step``/``decode_step`` with the
-    prefix (B, t) as the state."""
+    prefix (B, t) as the state (each step runs the blocks over the whole prefix: O(t²) per sequence
+    without a key–value cache). The embedding starts as N(0, 1/d) (see ``_init_embedding``)."""
 
     def __init__(self, vocab_size: int, config: TransformerConfig, max_len: int = 512, pad_id: int = 0,
                  tie_weights: bool = True) -> None:
@@ -328,11 +342,14 @@ class TransformerLM(nn.Module):
         if tie_weights:
             self.out.weight = self.embedding.weight
         self.scale = math.sqrt(config.d_model)
+        _init_embedding(self.embedding, pad_id)
+
+    def _hidden(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.positions(self.embedding(tokens) * self.scale), is_causal=True)  # (B, T, d)
 
     def forward(self, tokens: torch.Tensor, state=None):
         """``tokens`` (B, T) → logits (B, T, V) (position t sees tokens 0 … t), and None."""
-        h = self.blocks(self.positions(self.embedding(tokens) * self.scale), is_causal=True)
-        return self.out(h), None
+        return self.out(self._hidden(tokens)), None
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
         logits, _ = self(inputs)
@@ -341,8 +358,8 @@ class TransformerLM(nn.Module):
 
     def step(self, token: torch.Tensor, state=None):
         prefix = token.unsqueeze(1) if state is None else torch.cat([state, token.unsqueeze(1)], dim=1)  # (B, t)
-        logits, _ = self(prefix[:, -self.positions.pe.size(0):])
-        return logits[:, -1], prefix
+        h = self._hidden(prefix[:, -self.positions.pe.size(0):])  # the last max_len tokens
+        return self.out(h[:, -1]), prefix  # the output layer on the newest position only
 
     def decode_step(self, tokens: torch.Tensor, state=None):
         logits, state = self.step(tokens, state)
