@@ -23,6 +23,17 @@ def pd_words():
     return peoples_daily_words()
 
 
+@pytest.fixture
+def float64():
+    """Run a test in float64 (comparisons against torch's modules at tight tolerances), then restore."""
+    import torch
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
 def pytest_configure(config):
     # Draw off-screen in this process only: an MPLBACKEND variable would leak into the notebook
     # kernels of the book build and replace their inline backend (no plots on the site).

@@ -11,12 +11,7 @@ from seqlab.nn.attention import (AdditiveAttention, DotProductAttention, attenti
 
 
 
-@pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 def qkv(B=2, H=3, L=4, S=5, E=6, Ev=7, seed=0):

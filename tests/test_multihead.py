@@ -7,12 +7,7 @@ import torch.nn as nn
 from seqlab.nn.attention import MultiHeadAttention, causal_mask
 
 
-@pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 def pair(E=8, H=2, batch_first=True, bias=True, fused=False):

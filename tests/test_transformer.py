@@ -11,12 +11,7 @@ from seqlab.nn.transformer import (PositionalEncoding, TransformerConfig, Transf
                                    TransformerEncoder, TransformerEncoderLayer, sinusoidal_encoding)
 
 
-@pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 KW = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, batch_first=True)

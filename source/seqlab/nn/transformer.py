@@ -69,6 +69,21 @@ def _activation(activation):
     return ACTIVATIONS[activation]
 
 
+def _add_feed_forward_and_norms(layer: nn.Module, n_sublayers: int, d_model: int, dim_feedforward: int, dropout: float,
+                                activation, layer_norm_eps: float, norm_first: bool, bias: bool) -> None:
+    """The parts torch's encoder and decoder layers share, registered in torch's order (so the state
+    dicts list the same keys): ``linear1``, ``dropout``, ``linear2``, ``norm1 … normN``, ``dropout1 … dropoutN``."""
+    layer.linear1 = nn.Linear(d_model, dim_feedforward, bias=bias)
+    layer.dropout = nn.Dropout(dropout)
+    layer.linear2 = nn.Linear(dim_feedforward, d_model, bias=bias)
+    for i in range(1, n_sublayers + 1):
+        setattr(layer, f"norm{i}", nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias))
+    for i in range(1, n_sublayers + 1):
+        setattr(layer, f"dropout{i}", nn.Dropout(dropout))
+    layer.activation = _activation(activation)
+    layer.norm_first = norm_first
+
+
 def _causal_if(flag: bool, mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
     if flag and mask is None:
         return ~causal_mask(x.size(1), device=x.device)  # True = ignore
@@ -85,15 +100,7 @@ class TransformerEncoderLayer(nn.Module):
         if not batch_first:
             raise ValueError("seqlab's transformer layers are batch first (B, T, d_model): pass batch_first=True")
         self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, fused=fused)
-        self.linear1 = nn.Linear(d_model, dim_feedforward, bias=bias)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(dim_feedforward, d_model, bias=bias)
-        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.activation = _activation(activation)
-        self.norm_first = norm_first
+        _add_feed_forward_and_norms(self, 2, d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first, bias)
 
     def _sa(self, x, mask, padding):
         return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False)[0])
@@ -123,17 +130,7 @@ class TransformerDecoderLayer(nn.Module):
             raise ValueError("seqlab's transformer layers are batch first (B, T, d_model): pass batch_first=True")
         self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, fused=fused)
         self.multihead_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, fused=fused)
-        self.linear1 = nn.Linear(d_model, dim_feedforward, bias=bias)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(dim_feedforward, d_model, bias=bias)
-        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm3 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
-        self.activation = _activation(activation)
-        self.norm_first = norm_first
+        _add_feed_forward_and_norms(self, 3, d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first, bias)
 
     def _sa(self, x, mask, padding):
         return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False)[0])
