@@ -8,7 +8,8 @@ answer filled in, as ``answered()`` does) with exactly that one answer cell repl
 ``nbgrader autograde`` call grades them all, and the gradebook must show the test cell of that
 task at 0 and every other test cell at full points. The test cell of an answer cell is the first
 graded cell after it. To cover another assignment, add a file next to the existing one (files whose
-name starts with "_" are skipped). Each file is graded in its own course folder.
+name starts with "_" are skipped; ``_edits.py`` holds their shared helper). Each file is graded in its
+own course folder.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -31,6 +33,8 @@ FILES = sorted(p for p in (ROOT / "tests" / "wrong_answers").glob("*.py") if not
 
 
 def load(path: Path):
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))  # the files share tests/wrong_answers/_edits.py
     spec = importlib.util.spec_from_file_location(f"wrong_answers_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

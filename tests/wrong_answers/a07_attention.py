@@ -10,12 +10,7 @@ that one cell replaced and checks that only the test cell of that task drops to 
 ASSIGNMENT = "a07-attention"
 
 
-def _variant(source: str, *edits: tuple[str, str]) -> str:
-    """source with each (old, new) edit applied; old must occur exactly once."""
-    for old, new in edits:
-        assert source.count(old) == 1, f"{old!r} occurs {source.count(old)} times"
-        source = source.replace(old, new)
-    return source
+from _edits import variant as _variant  # noqa: E402  (tests/wrong_answers is on sys.path when loaded)
 
 
 # ---- task 1: masked_softmax (answer cell "masked-softmax") -----------------------------------------------

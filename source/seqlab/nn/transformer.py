@@ -82,6 +82,7 @@ def _add_feed_forward_and_norms(layer: nn.Module, n_sublayers: int, d_model: int
         setattr(layer, f"dropout{i}", nn.Dropout(dropout))
     layer.activation = _activation(activation)
     layer.norm_first = norm_first
+    layer.n_sublayers = n_sublayers
 
 
 def _causal_if(flag: bool, mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
@@ -90,7 +91,18 @@ def _causal_if(flag: bool, mask: torch.Tensor | None, x: torch.Tensor) -> torch.
     return mask
 
 
-class TransformerEncoderLayer(nn.Module):
+class _Layer(nn.Module):
+    """What both layers share: the self-attention and feed-forward sub-layers, each followed by its dropout."""
+
+    def _sa(self, x, mask, padding):
+        return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False)[0])
+
+    def _ff(self, x):
+        last_dropout = getattr(self, f"dropout{self.n_sublayers}")  # dropout2 (encoder) or dropout3 (decoder)
+        return last_dropout(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoderLayer(_Layer):
     """Self-attention and a feed-forward block, each with a residual connection and layer norm."""
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
@@ -102,11 +114,6 @@ class TransformerEncoderLayer(nn.Module):
         self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, fused=fused)
         _add_feed_forward_and_norms(self, 2, d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first, bias)
 
-    def _sa(self, x, mask, padding):
-        return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False)[0])
-
-    def _ff(self, x):
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor | None = None,
                 src_key_padding_mask: torch.Tensor | None = None, is_causal: bool = False) -> torch.Tensor:
@@ -119,7 +126,7 @@ class TransformerEncoderLayer(nn.Module):
         return self.norm2(x + self._ff(x))
 
 
-class TransformerDecoderLayer(nn.Module):
+class TransformerDecoderLayer(_Layer):
     """Masked self-attention, attention over the encoder's memory, and a feed-forward block."""
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
@@ -132,15 +139,10 @@ class TransformerDecoderLayer(nn.Module):
         self.multihead_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, fused=fused)
         _add_feed_forward_and_norms(self, 3, d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first, bias)
 
-    def _sa(self, x, mask, padding):
-        return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False)[0])
 
     def _mha(self, x, memory, mask, padding):
         return self.dropout2(self.multihead_attn(x, memory, memory, attn_mask=mask, key_padding_mask=padding,
                                                  need_weights=False)[0])
-
-    def _ff(self, x):
-        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
     def forward(self, tgt: torch.Tensor, memory: torch.Tensor, tgt_mask: torch.Tensor | None = None,
                 memory_mask: torch.Tensor | None = None, tgt_key_padding_mask: torch.Tensor | None = None,
