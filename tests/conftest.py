@@ -1,5 +1,6 @@
-"""Shared fixtures: the repository root and People's Daily as word lists (read through the data
-cache, SEQLAB_DATA or ~/.cache/seqlab); and the off-screen matplotlib backend for this process."""
+"""Shared fixtures: the repository root, People's Daily as word lists (read through the data
+cache, SEQLAB_DATA or ~/.cache/seqlab) and a float64 default dtype for one test; and the off-screen
+matplotlib backend for this process."""
 
 from __future__ import annotations
 

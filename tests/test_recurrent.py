@@ -1,6 +1,9 @@
-"""Every from-scratch recurrent cell and layer against the torch built-in with the same weights: outputs,
-final states and gradients (through outputs and final states; of the input, the initial state and every
-parameter), on full and padded batches (lengths= against pack_padded_sequence); state dicts both ways."""
+"""Every from-scratch recurrent cell and layer against the torch built-in with the same weights (tanh
+and ReLU RNNs, with and without biases): outputs, final states and gradients (through the outputs and
+the final states; of the input, the initial state and every parameter), on full and padded batches
+(lengths= against pack_padded_sequence); state dicts both ways. The peephole LSTM, which torch lacks,
+against a hand-written reference (cell and stacked bidirectional layer, gradients included) and
+gradcheck; cell views, and the errors for bad arguments."""
 
 import itertools
 
@@ -36,16 +39,22 @@ def test_cell_matches_torch(ours_cls, torch_cls, kwargs, batch, input_size, hidd
     x1 = torch.randn(batch, input_size, dtype=torch.double, requires_grad=True)
     x2 = x1.detach().clone().requires_grad_()
     is_lstm = ours_cls is LSTMCell
-    state = None
-    if with_state:
+    state_ref = state_ours = None
+    if with_state:  # an initial state that requires grad: its gradient is compared below
         h = torch.randn(batch, hidden_size, dtype=torch.double)
-        state = (h, torch.randn_like(h)) if is_lstm else h
-    out_ref, out_ours = ref(x1, state), ours(x2, state)
+        parts = (h, torch.randn_like(h)) if is_lstm else (h,)
+        parts_ref = tuple(t.clone().requires_grad_() for t in parts)
+        parts_ours = tuple(t.clone().requires_grad_() for t in parts)
+        state_ref, state_ours = (parts_ref, parts_ours) if is_lstm else (parts_ref[0], parts_ours[0])
+    out_ref, out_ours = ref(x1, state_ref), ours(x2, state_ours)
     torch.testing.assert_close(out_ours, out_ref)
     loss = lambda out: sum((o * torch.arange(o.numel(), dtype=o.dtype).view_as(o)).sum() for o in (out if is_lstm else (out,)))  # noqa: E731
-    loss(out_ref).backward()
+    loss(out_ref).backward()  # through h and, for the LSTM, c
     loss(out_ours).backward()
     torch.testing.assert_close(x2.grad, x1.grad)
+    if with_state:
+        for a, b in zip(parts_ours, parts_ref):
+            torch.testing.assert_close(a.grad, b.grad)
     for name, g in grads(ref).items():
         torch.testing.assert_close(grads(ours)[name], g, msg=name)
 
@@ -71,28 +80,51 @@ def test_peephole_cell_is_lstm_when_peepholes_are_zero_and_uses_them_otherwise()
 WRAPPERS = [(RNN, nn.RNN), (LSTM, nn.LSTM), (GRU, nn.GRU)]
 
 
-@pytest.mark.parametrize("ours_cls, torch_cls", WRAPPERS)
+def _as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+def _loss(output, state, weights):
+    """A weighted sum of the output and every final state: gradients flow back through all of them."""
+    parts = (output, *_as_tuple(state))
+    return sum((p * w).sum() for p, w in zip(parts, weights))
+
+
+WRAPPER_CASES = [(*w, kwargs) for w in WRAPPERS for kwargs in ({}, {"bias": False})]
+WRAPPER_CASES.append((RNN, nn.RNN, {"nonlinearity": "relu"}))
+
+
+@pytest.mark.parametrize("ours_cls, torch_cls, kwargs", WRAPPER_CASES)
 @pytest.mark.parametrize("num_layers, bidirectional, batch_first", list(itertools.product([1, 2], [False, True], [True, False])))
 @pytest.mark.parametrize("batch, steps", [(1, 1), (3, 5)])
-def test_sequence_wrapper_matches_torch(ours_cls, torch_cls, num_layers, bidirectional, batch_first, batch, steps):
+def test_sequence_wrapper_matches_torch(ours_cls, torch_cls, kwargs, num_layers, bidirectional, batch_first,
+                                        batch, steps):
+    """Outputs, h_n (and c_n), and the gradients through all of them w.r.t. the input, h_0 (and c_0)
+    and every parameter."""
     torch.manual_seed(1)
     I, H = 3, 4
-    ref = torch_cls(I, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first).double()
-    ours = ours_cls(I, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first).double()
+    kwargs = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, **kwargs)
+    ref = torch_cls(I, H, **kwargs).double()
+    ours = ours_cls(I, H, **kwargs).double()
     ours.load_torch_weights(ref)
     shape = (batch, steps, I) if batch_first else (steps, batch, I)
     x1 = torch.randn(*shape, dtype=torch.double, requires_grad=True)
     x2 = x1.detach().clone().requires_grad_()
     D = 2 if bidirectional else 1
     h0 = torch.randn(num_layers * D, batch, H, dtype=torch.double)
-    state = (h0, torch.randn_like(h0)) if ours_cls is LSTM else h0
-    (out_ref, s_ref), (out_ours, s_ours) = ref(x1, state), ours(x2, state)
+    parts = (h0, torch.randn_like(h0)) if ours_cls is LSTM else (h0,)
+    parts_ref = tuple(t.clone().requires_grad_() for t in parts)
+    parts_ours = tuple(t.clone().requires_grad_() for t in parts)
+    state_ref, state_ours = (parts_ref, parts_ours) if ours_cls is LSTM else (parts_ref[0], parts_ours[0])
+    (out_ref, s_ref), (out_ours, s_ours) = ref(x1, state_ref), ours(x2, state_ours)
     torch.testing.assert_close(out_ours, out_ref)
     torch.testing.assert_close(s_ours, s_ref)
-    w = torch.randn_like(out_ref)
-    (out_ref * w).sum().backward()
-    (out_ours * w).sum().backward()
+    weights = [torch.randn_like(t) for t in (out_ref, *_as_tuple(s_ref))]
+    _loss(out_ref, s_ref, weights).backward()  # through the output and every final state
+    _loss(out_ours, s_ours, weights).backward()
     torch.testing.assert_close(x2.grad, x1.grad)
+    for a, b in zip(parts_ours, parts_ref):  # w.r.t. h_0 (and c_0)
+        torch.testing.assert_close(a.grad, b.grad)
     ours_grads = grads(ours)
     assert ours_grads.keys() == grads(ref).keys()  # the same parameter names as torch
     for name, g in grads(ref).items():
@@ -124,11 +156,6 @@ def test_same_seed_gives_torch_initialisation():
     ours = LSTM(3, 5, num_layers=2, bidirectional=True)
     for (name, a), (_, b) in zip(ref.named_parameters(), ours.named_parameters()):
         torch.testing.assert_close(b, a, msg=name)
-
-
-def _loss(output, state, weights):
-    parts = (output, *(state if isinstance(state, tuple) else (state,)))
-    return sum((p * w).sum() for p, w in zip(parts, weights))
 
 
 @pytest.mark.parametrize("ours_cls, torch_cls", WRAPPERS)
@@ -217,12 +244,85 @@ def test_parameter_count_matches_torch_and_the_lecture():
     assert count == sum(p.numel() for p in ref.parameters()) == 3136 + 4 * 16
 
 
-def test_peephole_wrapper_runs_and_is_trainable():
-    model = PeepholeLSTM(3, 4, num_layers=2, bidirectional=True)
-    out, (h, c) = model(torch.randn(2, 6, 3))
-    assert out.shape == (2, 6, 8) and h.shape == c.shape == (4, 2, 4)
-    out.sum().backward()
-    assert model.weight_co_l0.grad.abs().sum() > 0 and model.cells[3].weight_co is model.weight_co_l1_reverse
+def _peephole_step(x, h, c, p):
+    """One peephole LSTM step written out (Gers & Schmidhuber): the input and forget gates look at
+    c_{t-1}, the output gate at c_t; ``p`` holds one layer-direction's parameters by torch's names."""
+    a = x @ p["weight_ih"].T + h @ p["weight_hh"].T
+    if "bias_ih" in p:
+        a = a + p["bias_ih"] + p["bias_hh"]
+    a_i, a_f, a_g, a_o = a.chunk(4, 1)
+    i = torch.sigmoid(a_i + p["weight_ci"] * c)
+    f = torch.sigmoid(a_f + p["weight_cf"] * c)
+    c = f * c + i * torch.tanh(a_g)
+    o = torch.sigmoid(a_o + p["weight_co"] * c)
+    return o * torch.tanh(c), c
+
+
+def _peephole_reference(params, x, h0, c0, num_layers, num_directions):
+    """A stacked (bi)directional peephole LSTM, batch first, from ``_peephole_step`` alone."""
+    hs, cs = [], []
+    for layer in range(num_layers):
+        outputs = []
+        for d in range(num_directions):
+            k = layer * num_directions + d
+            suffix = f"_l{layer}" + ("_reverse" if d else "")
+            p = {name[: -len(suffix)]: v for name, v in params.items() if name.endswith(suffix)}
+            h, c, out = h0[k], c0[k], [None] * x.size(1)
+            for t in (reversed(range(x.size(1))) if d else range(x.size(1))):
+                h, c = _peephole_step(x[:, t], h, c, p)
+                out[t] = h
+            outputs.append(torch.stack(out, dim=1))
+            hs.append(h)
+            cs.append(c)
+        x = torch.cat(outputs, dim=-1)
+    return x, (torch.stack(hs), torch.stack(cs))
+
+
+@pytest.mark.parametrize("num_layers, bidirectional, bias", [(1, False, True), (2, True, True), (2, True, False)])
+def test_peephole_layer_matches_a_hand_written_reference_with_gradients(num_layers, bidirectional, bias):
+    """Outputs, h_n, c_n and the gradients through all three w.r.t. the input, h_0, c_0 and every
+    parameter (the peepholes w_ci, w_cf, w_co of each layer and direction included)."""
+    torch.manual_seed(6)
+    I, H, B, T = 3, 4, 2, 5
+    D = 2 if bidirectional else 1
+    model = PeepholeLSTM(I, H, num_layers=num_layers, bidirectional=bidirectional, bias=bias).double()
+    last = f"weight_co_l{num_layers - 1}" + ("_reverse" if bidirectional else "")
+    assert model.cells[-1].weight_co is getattr(model, last)  # the cell views share the peepholes
+    ref_params = {name: p.detach().clone().requires_grad_() for name, p in model.named_parameters()}
+    assert {"weight_ci_l0", "weight_cf_l0", "weight_co_l0"} <= ref_params.keys()
+    inputs = [torch.randn(B, T, I, dtype=torch.double), torch.randn(num_layers * D, B, H, dtype=torch.double),
+              torch.randn(num_layers * D, B, H, dtype=torch.double)]
+    ours_in = [t.clone().requires_grad_() for t in inputs]
+    ref_in = [t.clone().requires_grad_() for t in inputs]
+    out, (h, c) = model(ours_in[0], (ours_in[1], ours_in[2]))
+    out_ref, (h_ref, c_ref) = _peephole_reference(ref_params, *ref_in, num_layers, D)
+    torch.testing.assert_close(out, out_ref)
+    torch.testing.assert_close(h, h_ref)
+    torch.testing.assert_close(c, c_ref)
+    weights = [torch.randn_like(t) for t in (out, h, c)]
+    _loss(out, (h, c), weights).backward()
+    _loss(out_ref, (h_ref, c_ref), weights).backward()
+    for a, b in zip(ours_in, ref_in):
+        torch.testing.assert_close(a.grad, b.grad)
+    for name, p in model.named_parameters():
+        assert p.grad.abs().sum() > 0, name
+        torch.testing.assert_close(p.grad, ref_params[name].grad, msg=name)
+
+
+def test_peephole_layer_passes_gradcheck():
+    """Finite differences (float64) agree with autograd through a two-layer bidirectional peephole
+    layer, w.r.t. the input, h_0, c_0 and every parameter, the peepholes included."""
+    torch.manual_seed(7)
+    model = PeepholeLSTM(2, 2, num_layers=2, bidirectional=True).double()
+    names = [name for name, _ in model.named_parameters()]
+
+    def run(x, h0, c0, *params):
+        out, (h, c) = torch.func.functional_call(model, dict(zip(names, params)), (x, (h0, c0)))
+        return out, h, c
+
+    inputs = (torch.randn(2, 3, 2, dtype=torch.double), torch.randn(4, 2, 2, dtype=torch.double),
+              torch.randn(4, 2, 2, dtype=torch.double), *(p.detach() for p in model.parameters()))
+    assert torch.autograd.gradcheck(run, tuple(t.clone().requires_grad_() for t in inputs))
 
 
 @pytest.mark.parametrize("make, message", [

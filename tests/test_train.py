@@ -112,6 +112,43 @@ def test_count_uses_the_first_tensor_of_any_container():
     assert _count(torch.zeros(6, 3)) == 6 and _count(["no tensor"]) == 1
 
 
+def test_to_device_moves_a_packed_sequence_whole_and_count_gives_its_sequences():
+    from torch.nn.utils.rnn import PackedSequence, pack_sequence
+
+    packed = pack_sequence([torch.zeros(2, 3), torch.zeros(4, 3), torch.zeros(1, 3)], enforce_sorted=False)
+    for batch in (packed, {"x": packed, "y": torch.zeros(3)}, (packed, [torch.ones(3)])):
+        moved = to_device(batch, "meta")  # pytree alone would rebuild it with batch_sizes on "meta": an error
+        m = moved if isinstance(moved, PackedSequence) else (moved["x"] if isinstance(moved, dict) else moved[0])
+        assert type(m) is PackedSequence and m.data.device.type == "meta" and m.sorted_indices.device.type == "meta"
+        assert m.batch_sizes.device.type == "cpu" and torch.equal(m.batch_sizes, packed.batch_sizes)
+    from seqlab.train import _count
+
+    assert _count(packed) == 3 and _count({"x": packed}) == 3  # sequences, not the 7 packed rows
+
+
+def test_count_skips_scalar_tensors_and_follows_dict_order():
+    from seqlab.train import _count
+
+    assert _count({"step": torch.tensor(4), "x": torch.zeros(5, 2)}) == 5  # a 0-d tensor has no rows
+    assert _count({"y": torch.zeros(7), "x": torch.zeros(5, 2)}) == 7
+    assert _count((torch.tensor(1.0), "text")) == 1
+
+
+def test_fit_and_evaluate_count_the_rows_of_a_dict_batch():
+    model = torch.nn.Linear(2, 1)
+    batches = [{"x": x, "y": y} for x, y in regression_batches(3, batch=8)]
+    loss_fn = lambda m, b: torch.nn.functional.mse_loss(m(b["x"]), b["y"])  # noqa: E731
+    h = fit(model, batches, loss_fn, torch.optim.SGD(model.parameters(), lr=0.0), progress=False, device="cpu")
+    assert h.throughput[0] == pytest.approx(24 / h.seconds[0], rel=1e-6)  # 3 batches of 8 rows, not 3 items
+    from seqlab.train import evaluate
+
+    uneven = [{"x": torch.zeros(3, 2), "y": torch.zeros(3, 1)}, {"x": torch.zeros(1, 2), "y": torch.ones(1, 1)}]
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+    assert evaluate(model, uneven, loss_fn)["loss"] == pytest.approx(1 / 4)  # rows weigh: (3·0 + 1·1) / 4
+
+
 class TinyLM(torch.nn.Module):
     def __init__(self, vocab_size=12):
         super().__init__()

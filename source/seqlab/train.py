@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch.nn.utils.rnn import PackedSequence
 from torch.utils import _pytree as pytree
 from tqdm.auto import tqdm
 
@@ -52,18 +53,35 @@ def to_device(batch: Batch, device: torch.device | str | None) -> Batch:
     """Move a tensor, or tensors nested in tuples, NamedTuples, lists and dicts, to ``device``.
 
     The containers keep their type (a :class:`~seqlab.data.batching.Seq2SeqBatch` stays one):
-    torch's pytree utilities rebuild them around the moved tensors. Anything that is not a
-    tensor (an int, a string) is left as it is.
+    torch's pytree utilities rebuild them around the moved tensors. A ``PackedSequence`` moves
+    as one piece (its ``batch_sizes`` stay on the CPU, where torch requires them). Anything that
+    is not a tensor (an int, a string) is left as it is.
     """
     if device is None:
         return batch
-    return pytree.tree_map(lambda x: x.to(device, non_blocking=True) if isinstance(x, torch.Tensor) else x, batch)
+
+    def move(x):
+        if isinstance(x, PackedSequence):
+            return x.to(device)
+        return x.to(device, non_blocking=True) if isinstance(x, torch.Tensor) else x
+
+    return pytree.tree_map(move, batch, is_leaf=_is_packed)
+
+
+def _is_packed(x: Any) -> bool:
+    # pytree would take a PackedSequence apart as a named tuple and rebuild it with batch_sizes moved too
+    return isinstance(x, PackedSequence)
 
 
 def _count(batch: Batch) -> int:
-    """Rows of the batch's first tensor (containers searched in order), or 1 if it holds none."""
-    first = next((x for x in pytree.tree_leaves(batch) if isinstance(x, torch.Tensor)), None)
-    return int(first.shape[0]) if first is not None and first.dim() > 0 else 1
+    """Items in a batch: the rows of its first tensor that has rows (containers searched in order,
+    a dict by its keys' order), the number of sequences of a ``PackedSequence``, or 1 if it holds none."""
+    for x in pytree.tree_leaves(batch, is_leaf=_is_packed):
+        if isinstance(x, PackedSequence):
+            return int(x.batch_sizes[0])
+        if isinstance(x, torch.Tensor) and x.dim() > 0:
+            return int(x.shape[0])
+    return 1
 
 
 def fit(
