@@ -3,7 +3,8 @@
 #   make test     the whole suite: package, notebooks, book build, assignments
 #   make release  generate exercises/ from solutions/ (all, or A=a01-embedding)
 #   make collect  copy a folder or LMS zip of notebooks into submitted/ (A=..., FROM=...)
-#   make grade    check, repair and autograde every submission in parallel (all, or A=...)
+#   make grade    check, repair and autograde every submission in parallel, each kernel sandboxed
+#                 (all, or A=...; UNSAFE=1 grades where the sandbox cannot start, marking the report)
 #   make feedback feedback HTML per student;  make export  grades.csv
 #   make bench    timings and quality numbers, printed as tables
 #   make serve    serve _build/html on http://localhost:8000
@@ -51,7 +52,7 @@ collect: $(STAMP)
 	$(PY) -m seqlab.grading collect $(A) "$(FROM)" $(if $(PATTERN),--pattern '$(PATTERN)')
 
 grade: $(STAMP)
-	$(PY) -m seqlab.grading grade $(A) $(if $(WORKERS),--workers $(WORKERS))
+	$(PY) -m seqlab.grading grade $(A) $(if $(WORKERS),--workers $(WORKERS)) $(if $(UNSAFE),--unsafe)
 
 feedback: $(STAMP)
 	$(PY) -m seqlab.grading feedback $(A)

@@ -15,7 +15,8 @@
    seqlab's CTC loss vs F.ctc_loss.
 8. Autograde time per submission of each assignment, for the solution and the blank exercise,
    and the wall time of grading a synthetic class (default 100 submissions of a01) in parallel
-   workers (`--class-only` runs just that).
+   workers, without and with the kernel sandbox, one after the other, and the ratio of the two
+   (`--class-only` runs just that).
 
 Timings on a shared machine are noisy: compare numbers from one run, not across runs.
 """
@@ -38,8 +39,8 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-CLASS_HEADER = ("| assignment | submissions | workers | wall s | wall s per submission | median s per submission "
-                "(one worker's view) | full marks |\n|---|---:|---:|---:|---:|---:|---:|")
+CLASS_HEADER = ("| assignment | sandbox | submissions | workers | wall s | wall s per submission | median s per submission "
+                "(one worker's view) | full marks |\n|---|---|---:|---:|---:|---:|---:|---:|")
 
 
 def env() -> dict[str, str]:
@@ -123,20 +124,30 @@ def grade_times(work: Path) -> list[str]:
     return rows
 
 
-def class_time(work: Path, n: int, assignment: str = "a01-embedding", workers: int | None = None) -> str:
-    """Wall time of `python -m seqlab.grading grade` for a synthetic class of n correct submissions."""
+def class_time(work: Path, n: int, assignment: str = "a01-embedding", workers: int | None = None,
+               mode: str = "require") -> tuple[str, float]:
+    """Wall time of `python -m seqlab.grading grade` for a synthetic class of n correct submissions,
+    with the kernel sandbox (mode "require") or without it ("off")."""
     from seqlab.grading.batch import grade
     from seqlab.grading.synthetic import make_course
 
-    course = work / f"class-{n}"
-    make_course(ROOT, course, assignment, n_good=n, broken=False)
+    course = work / f"class-{n}-{mode}"
+    make_course(ROOT, course, assignment, n_good=n, broken=False, hostile=False)
     start = time.perf_counter()
-    outcomes = grade(course, [assignment], workers=workers)
+    outcomes = grade(course, [assignment], workers=workers, mode=mode)
     wall = time.perf_counter() - start
     ok = sum(o.status == "graded" and o.score == o.max_score for o in outcomes)
     per = sorted(o.seconds for o in outcomes)
-    return (f"| {assignment} | {n} | {workers or os.cpu_count()} | {wall:.0f} | {wall / n:.1f} | "
-            f"{per[len(per) // 2]:.1f} | {ok}/{n} |")
+    label = "on" if mode == "require" else "off"
+    return (f"| {assignment} | {label} | {n} | {workers or os.cpu_count()} | {wall:.0f} | {wall / n:.2f} | "
+            f"{per[len(per) // 2]:.1f} | {ok}/{n} |"), wall
+
+
+def class_rows(work: Path, n: int) -> list[str]:
+    """The same class graded without and with the sandbox, one after the other, and the ratio."""
+    off, t_off = class_time(work, n, mode="off")
+    on, t_on = class_time(work, n, mode="require")
+    return [off, on, "", f"sandbox cost: {t_on / t_off:.3f}× the wall time without it ({(t_on / t_off - 1) * 100:+.1f}%)"]
 
 
 TABLES = ("tricks", "seq2seq", "ctc_crf", "attention_basics", "attention", "attention_memory", "transformer")  # glued lists of row dicts, printed as tables rather than as numbers
@@ -226,7 +237,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"# Grading a class\n\nmachine: {machine()}\n")
             print(CLASS_HEADER)
-            print(class_time(Path(tmp), args.class_size))
+            print("\n".join(class_rows(Path(tmp), args.class_size)))
         return
     print(f"# Benchmarks\n\nmachine: {machine()}\n")
     with tempfile.TemporaryDirectory() as tmp:
@@ -327,7 +338,7 @@ def main() -> None:
             if args.class_size:
                 print(f"\n## A synthetic class of {args.class_size}, `python -m seqlab.grading grade`\n")
                 print(CLASS_HEADER)
-                print(class_time(work, args.class_size))
+                print("\n".join(class_rows(work, args.class_size)))
 
 
 if __name__ == "__main__":

@@ -31,9 +31,15 @@ class ChecksumError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """The cache folder (created if needed): ``$SEQLAB_DATA`` or ``~/.cache/seqlab``."""
+    """The cache folder (created if needed): ``$SEQLAB_DATA`` or ``~/.cache/seqlab``.
+
+    It may be read-only (the grading sandbox mounts it so): then nothing new is stored.
+    """
     root = Path(os.environ.get("SEQLAB_DATA") or Path.home() / ".cache" / "seqlab")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # read-only: readers still find what is there
     return root
 
 
@@ -77,20 +83,42 @@ def package_file(package: str, relative: str, install_hint: str | None = None) -
     raise MissingDataError(f"'{package}' is installed but has no {relative}. Reinstall it: {hint}")
 
 
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None  # missing or broken: rebuilt
+
+
 def cached_json(name: str, build: Callable[[], Any]) -> Any:
-    """Load ``name`` from the cache, or ``build()`` it, store it atomically and return it."""
+    """Load ``name`` from the cache, or ``build()`` it, store it atomically and return it.
+
+    Processes that need the same file at once (parallel graders, say) build it once: the others
+    wait on a file lock (``filelock``) and then read it. In a read-only cache the value is built
+    in memory and not stored.
+    """
     path = cache_dir() / name
-    if path.is_file():
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            pass  # a broken cache file is rebuilt below
-    value = build()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(value, f, ensure_ascii=False)
-    os.replace(tmp, path)
-    return value
+    value = _load(path) if path.is_file() else None
+    if value is not None:
+        return value
+    from filelock import FileLock, Timeout
+
+    try:
+        lock = FileLock(str(path) + ".lock", timeout=1800)
+        lock.acquire()
+    except (OSError, Timeout):
+        return build()  # read-only cache (or a lock that never frees): no sharing, still correct
+    try:
+        value = _load(path) if path.is_file() else None  # another process may have built it meanwhile
+        if value is None:
+            value = build()
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(value, f, ensure_ascii=False)
+            os.replace(tmp, path)
+        return value
+    finally:
+        lock.release()
 
 
 def npm_tarball(package: str, version: str, sha256: str, what: str) -> Path:

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from seqlab.grading.batch import grade, nbgrader, summary
+from seqlab.grading.batch import SandboxUnavailable, grade, nbgrader, summary
+from seqlab.grading.sandbox import Limits
 from seqlab.grading.submissions import collect
 
 
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignments", nargs="*")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit per submission, seconds")
+    p.add_argument("--memory", type=float, default=4.0, help="address-space limit per kernel, GiB")
+    p.add_argument("--unsafe", action="store_true",
+                   help="grade even where the sandbox cannot start (student code can then read the hidden tests)")
     p = sub.add_parser("demo", help="make a synthetic class in a scratch folder to try the workflow on")
     p.add_argument("folder", type=Path)
     p.add_argument("--assignment", default="a01-embedding")
@@ -50,7 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(collect(args.source, args.assignment, course, args.pattern)))
         return 0
     if args.command == "grade":
-        outcomes = grade(course, assignments_of(course, args.assignments), args.workers, args.timeout)
+        limits = Limits(memory=int(args.memory * 2**30))
+        try:
+            outcomes = grade(course, assignments_of(course, args.assignments), args.workers, args.timeout,
+                             mode="prefer" if args.unsafe else "require", limits=limits)
+        except SandboxUnavailable as e:
+            print(f"refusing to grade: {e}", file=sys.stderr)
+            return 3
         print(summary(outcomes))
         print(f"report: {course / 'grading-report.csv'}; grades: {course / 'grades.csv'}")
         return 0

@@ -1,4 +1,5 @@
-"""A synthetic class: the solution handed in by many students, and every way a real class breaks.
+"""A synthetic class: the solution handed in by many students, every way a real class breaks, and
+every attack on the grader we know of (:data:`ATTACKS`, :data:`CHEATS`).
 
 ``python -m seqlab.grading demo`` builds one in a scratch course folder so an instructor can try
 ``collect → grade → feedback → export`` end to end; the tests and ``make bench`` use it too.
@@ -30,6 +31,128 @@ print("SNOOP other submissions:", _peers)
 BROKEN = ("colab", "deleted_test", "moved_test", "type_changed", "inserted_dup", "edited_test", "untouched",
           "infinite", "exception", "huge_output", "not_json", "not_notebook", "snoop", "kill_worker")
 KILL = "\nimport os, signal\nos.kill(os.getppid(), signal.SIGKILL)  # takes its grading process down\n"
+
+# Attacks by a student who has read seqlab.grading. Each is appended to the first answer cell (after a
+# correct answer) and prints one "ATTACK <name>: ..." line that the tests read in the autograded notebook.
+_COURSE = "import pathlib\n_course = pathlib.Path.cwd().parents[2]  # autograded/<student>/<assignment>\n"
+ATTACKS = {
+    "unmount": _COURSE + """import subprocess
+_codes = [subprocess.run(["umount", "-l", str(_course / d)], capture_output=True).returncode
+          for d in ("solutions", "submitted", "autograded", "gradebook.db")]
+_seen = sorted(str(p) for p in [*_course.glob("solutions/*/*"), *_course.glob("gradebook.db"), *_course.glob("submitted/*")])
+print("ATTACK unmount:", "umount ok" if 0 in _codes else "umount refused", "seen", _seen)
+""",
+    "write": _COURSE + """import os, sys, sysconfig, seqlab
+_targets = {"config": _course / "nbgrader_config.py", "exercises": _course / "exercises" / "evil.txt",
+            "kernelspec": _course / ".grading" / "kernels" / "seqlab-sandbox" / "kernel.json",
+            "package": pathlib.Path(seqlab.__file__).parent / "evil.py",
+            "site": pathlib.Path(sysconfig.get_paths()["purelib"]) / "evil.pth",
+            "cache": pathlib.Path(os.environ.get("SEQLAB_DATA", "/nonexistent")) / "tang-poison.json",
+            "peer": _course / "submitted" / "good_000" / "evil.txt",
+            "host_startup": pathlib.Path("/root/.ipython/profile_default/startup/evil.py")}
+_result = {}
+for _name, _path in _targets.items():
+    try:
+        _path.parent.mkdir(parents=True, exist_ok=True)
+        _path.write_text("import os; os.system('echo pwned')")
+        _result[_name] = "written"
+    except OSError as e:
+        _result[_name] = type(e).__name__
+_home = pathlib.Path.home() / ".ipython" / "profile_default" / "startup"
+_home.mkdir(parents=True, exist_ok=True)
+(_home / "evil.py").write_text("print('pwned')")  # private $HOME: gone with this kernel
+print("ATTACK write:", sorted(k for k, v in _result.items() if v == "written"), "home", str(pathlib.Path.home()))
+""",
+    "read": _COURSE + """_names = [".git", "grades.csv", "grading-report.csv", "gradebook.db", "nbgrader_config.py", "solutions",
+          "a01-embedding.ipynb", "a01-embedding.ipynb.as-submitted"]
+_found = [n for n in _names if (_course / n).exists() or pathlib.Path(n).exists()]
+try:
+    open("a01-embedding.ipynb").read()
+    _own = "read"
+except OSError as e:
+    _own = type(e).__name__
+print("ATTACK read:", _found, "own notebook", _own)
+""",
+    "network": """import socket
+_r = []
+for _addr in (("1.1.1.1", 53), ("pypi.org", 443), ("127.0.0.1", 22)):
+    try:
+        socket.create_connection(_addr, timeout=3).close()
+        _r.append("connected")
+    except OSError as e:
+        _r.append(type(e).__name__)
+print("ATTACK network:", _r)
+""",
+    "memory": """try:
+    _big = bytearray(6 * 2**30)
+    print("ATTACK memory: allocated 6 GiB")
+    del _big
+except MemoryError:
+    print("ATTACK memory: MemoryError")
+""",
+    "processes": """import os, time
+_kids = []
+try:
+    for _ in range(400):
+        _pid = os.fork()
+        if _pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        _kids.append(_pid)
+except OSError as e:
+    pass
+for _pid in _kids:
+    os.kill(_pid, 9)
+    os.waitpid(_pid, 0)
+print("ATTACK processes:", "limited" if len(_kids) < 400 else "unlimited", len(_kids))
+""",
+    "orphan": """import subprocess
+subprocess.Popen(["sh", "-c", "(exec -a seqlab-orphan-marker sleep 600) &"], start_new_session=True)
+print("ATTACK orphan: started")
+""",
+    "file_size": """try:
+    with open("big.bin", "wb") as _f:
+        _f.write(b"x" * (64 << 20))
+    print("ATTACK file_size: wrote 64 MiB")
+except OSError as e:
+    print("ATTACK file_size:", type(e).__name__)
+""",
+    "threads": """import os, torch
+print("ATTACK threads:", torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS"))
+""",
+    "kill_all": """import os, signal
+print("ATTACK kill_all: sending")
+os.kill(-1, signal.SIGKILL)  # every process this kernel can reach
+""",
+}
+# Wrong answers that try to pass anyway, and ways to leak the hidden tests into the feedback.
+WRONG_ONE_HOT = """
+def one_hot(ids, vocab_size):  # right shape, dtype and errors, wrong values
+    if vocab_size < 1 or (ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size)):
+        raise ValueError("bad input")
+    return torch.zeros(*ids.shape, vocab_size)
+"""
+CHEATS = {
+    "fake_equal": WRONG_ONE_HOT + "torch.equal = lambda *a, **k: True\n",
+    "fake_builtins": WRONG_ONE_HOT + "import builtins\nbuiltins.round = lambda *a, **k: 0\n",
+    "fake_module": WRONG_ONE_HOT + "import sys, types\n_fake = types.ModuleType('math')\nsys.modules['math'] = _fake\n",
+    "suppress_errors": WRONG_ONE_HOT + "get_ipython().showtraceback = lambda *a, **k: None\n",
+    "partial_credit": WRONG_ONE_HOT.replace("    return torch.zeros", "    get_ipython().displayhook(2.0)\n    return torch.zeros"),
+    "raise_hidden": """
+def one_hot(ids, vocab_size):  # the error message is the source of the test cell calling it
+    raise ValueError(get_ipython().user_ns["In"][-1])
+""",
+    "keep_hidden": """
+_kept = []
+get_ipython().events.register("pre_run_cell", lambda info: _kept.append(info.raw_cell))
+""",
+    "html": """
+from IPython.display import HTML, display
+display(HTML("<b>hi</b><script>window.seqlabXss = 1</script><img src=x onerror=alert(1)>"))
+""",
+}
+LATER = {"keep_hidden": "\nimport base64\nprint('KEPT', [base64.b64encode(c.encode()).decode() for c in _kept], _kept)\n"}
+XSS_MARKDOWN = "<script>window.seqlabXss = 2</script>\n\n<img src=x onerror=alert(2)> **markdown**"
 
 
 def _meta(cell) -> dict:
@@ -93,10 +216,28 @@ def variants(good: nbformat.NotebookNode, blank: nbformat.NotebookNode) -> dict[
     out["not_notebook"] = b'{"hello": "a file that is not a notebook"}'
     out["kill_worker"] = edit(lambda nb: setattr(nb.cells[answers[0]], "source", nb.cells[answers[0]].source + KILL))
     out["snoop"] = edit(lambda nb: setattr(nb.cells[answers[0]], "source", nb.cells[answers[0]].source + SNOOP))
+    for name, code in ATTACKS.items():
+        out[f"attack_{name}"] = edit(lambda nb, code=code: setattr(nb.cells[answers[0]], "source",
+                                                                   nb.cells[answers[0]].source + "\n" + code))
+
+    def cheat(nb, name):
+        cell = nb.cells[answers[0]]
+        cell.source = cell.source + "\n" + CHEATS[name]
+        if name in LATER:
+            nb.cells[answers[1]].source += LATER[name]
+        if name == "html":
+            nb.cells.insert(answers[0], nbformat.v4.new_markdown_cell(XSS_MARKDOWN))
+
+    for name in CHEATS:
+        out[f"cheat_{name}"] = edit(lambda nb, name=name: cheat(nb, name))
     return out
 
 
-def make_course(root: Path, course: Path, assignment: str, n_good: int = 0, broken: bool = True) -> list[str]:
+HOSTILE = tuple(f"attack_{n}" for n in ATTACKS) + tuple(f"cheat_{n}" for n in CHEATS)
+
+
+def make_course(root: Path, course: Path, assignment: str, n_good: int = 0, broken: bool = True,
+                hostile: bool = True) -> list[str]:
     """A scratch course in ``course`` (config and solutions copied from ``root``), ``assignment``
     released, and submissions: ``good_000``… handing in the solution, plus the broken kinds.
     Returns the student ids."""
@@ -114,6 +255,8 @@ def make_course(root: Path, course: Path, assignment: str, n_good: int = 0, brok
     chosen = {f"good_{i:03d}": files["good"] for i in range(n_good)}
     if broken:
         chosen.update({"blank": files["blank"], **{name: files[name] for name in BROKEN}})
+    if hostile:
+        chosen.update({name: files[name] for name in HOSTILE})
     for student, data in chosen.items():
         target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
