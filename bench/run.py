@@ -125,29 +125,44 @@ def grade_times(work: Path) -> list[str]:
 
 
 def class_time(work: Path, n: int, assignment: str = "a01-embedding", workers: int | None = None,
-               mode: str = "require") -> tuple[str, float]:
-    """Wall time of `python -m seqlab.grading grade` for a synthetic class of n correct submissions,
-    with the kernel sandbox (mode "require") or without it ("off")."""
+               mode: str = "require", warm: bool = True, tag: str = "") -> tuple[list, float]:
+    """Grade a synthetic class of n correct submissions with `seqlab.grading.batch.grade` (what
+    `make grade` runs), with the kernel sandbox (mode "require") or without it ("off")."""
     from seqlab.grading.batch import grade
     from seqlab.grading.synthetic import make_course
 
-    course = work / f"class-{n}-{mode}"
+    course = work / f"class-{n}-{mode}{tag}"
     make_course(ROOT, course, assignment, n_good=n, broken=False, hostile=False)
     start = time.perf_counter()
-    outcomes = grade(course, [assignment], workers=workers, mode=mode)
-    wall = time.perf_counter() - start
-    ok = sum(o.status == "graded" and o.score == o.max_score for o in outcomes)
-    per = sorted(o.seconds for o in outcomes)
-    label = "on" if mode == "require" else "off"
-    return (f"| {assignment} | {label} | {n} | {workers or os.cpu_count()} | {wall:.0f} | {wall / n:.2f} | "
-            f"{per[len(per) // 2]:.1f} | {ok}/{n} |"), wall
+    outcomes = grade(course, [assignment], workers=workers, mode=mode, warm=warm)
+    return outcomes, time.perf_counter() - start
 
 
-def class_rows(work: Path, n: int) -> list[str]:
-    """The same class graded without and with the sandbox, one after the other, and the ratio."""
-    off, t_off = class_time(work, n, mode="off")
-    on, t_on = class_time(work, n, mode="require")
-    return [off, on, "", f"sandbox cost: {t_on / t_off:.3f}× the wall time without it ({(t_on / t_off - 1) * 100:+.1f}%)"]
+def class_rows(work: Path, n: int, rounds: int = 4, assignment: str = "a01-embedding") -> list[str]:
+    """A class of n graded without and with the sandbox, in alternating rounds of n / rounds
+    submissions (so that the machine's drift falls on both alike), and the ratio of the totals."""
+    totals = {"off": [0.0, []], "require": [0.0, []]}
+    ratios = []
+    for r in range(rounds):
+        size = n // rounds + (1 if r < n % rounds else 0)
+        walls = {}
+        for mode in (("off", "require") if r % 2 == 0 else ("require", "off")):
+            outcomes, wall = class_time(work, size, assignment, mode=mode, warm=r == 0, tag=f"-{r}")
+            totals[mode][0] += wall
+            totals[mode][1] += outcomes
+            walls[mode] = wall
+        ratios.append(walls["require"] / walls["off"])
+    rows = []
+    for mode, label in (("off", "off"), ("require", "on")):
+        wall, outcomes = totals[mode]
+        ok = sum(o.status == "graded" and o.score == o.max_score for o in outcomes)
+        per = sorted(o.seconds for o in outcomes)
+        rows.append(f"| {assignment} | {label} | {n} | {os.cpu_count()} | {wall:.0f} | {wall / n:.2f} | "
+                    f"{per[len(per) // 2]:.1f} | {ok}/{n} |")
+    ratio = totals["require"][0] / totals["off"][0]
+    ratios.sort()
+    return rows + ["", f"sandbox cost: {ratio:.3f}× the wall time without it ({(ratio - 1) * 100:+.1f}%); "
+                       f"per round {', '.join(f'{x:.3f}' for x in ratios)} (median {ratios[len(ratios) // 2]:.3f})"]
 
 
 TABLES = ("tricks", "seq2seq", "ctc_crf", "attention_basics", "attention", "attention_memory", "transformer")  # glued lists of row dicts, printed as tables rather than as numbers
