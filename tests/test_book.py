@@ -77,7 +77,7 @@ def test_plots_are_rendered(site):
 def test_chinese_full_text_search(site):
     text = (site / "html" / "searchindex.js").read_text(encoding="utf-8")
     index = json.loads(text[text.index("(") + 1 : text.rindex(")")])
-    for word in ("嵌入", "詞向量", "負採樣", "獨熱編碼"):
+    for word in ("嵌入", "詞向量", "負取樣", "獨熱編碼"):
         assert word in index["terms"], f"search finds no page for {word}"
     assert index["terms"]["詞向量"]  # a non-empty list of pages
 
