@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 SETUP_TAG = "colab-setup"
+SITE_TAG = "remove-cell"  # the set-up cell does nothing off Colab: the site does not show it above the title
 SETUP_TEMPLATE = """# Colab 設定：只在 Google Colab 上安裝 seqlab 與資料套件，其他環境不做任何事。
 import sys
 
@@ -93,6 +94,8 @@ def problems(root: Path) -> list[str]:
         first = nb.cells[0] if nb.cells else None
         if first is None or first.cell_type != "code" or first.source != expected:
             found.append(f"{rel}: the first cell is not the Colab set-up cell (run `make sync-url`)")
+        elif SITE_TAG not in first.metadata.get("tags", []):
+            found.append(f"{rel}: the Colab set-up cell is not tagged {SITE_TAG} (run `make sync-url`)")
         if any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells):
             found.append(f"{rel}: has outputs (notebooks are committed without them)")
         if nb.metadata.get("accelerator") != "GPU":
@@ -111,11 +114,14 @@ def sync_url(root: Path) -> int:
         nb = nbformat.read(path, as_version=4)
         first = nb.cells[0] if nb.cells else None
         if first is not None and SETUP_TAG in first.metadata.get("tags", []):
-            if first.source == expected:
+            tags = first.metadata.setdefault("tags", [])
+            if first.source == expected and SITE_TAG in tags:
                 continue
             first.source = expected
+            if SITE_TAG not in tags:
+                tags.append(SITE_TAG)
         else:
-            cell = nbformat.v4.new_code_cell(expected, metadata={"tags": [SETUP_TAG]})
+            cell = nbformat.v4.new_code_cell(expected, metadata={"tags": [SETUP_TAG, SITE_TAG]})
             nb.cells.insert(0, cell)
         for key, value in COLAB_METADATA.items():
             nb.metadata.setdefault(key, value)
