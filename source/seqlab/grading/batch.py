@@ -110,15 +110,12 @@ def _error_lines(log: str) -> str:
     return " | ".join(lines[:3])[:300]
 
 
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
 def autograde_one(course: Path, outcome: Outcome, timeout: float, extra: tuple[str, ...],
                   jupyter_path: Path | None = None, threads: int = 1) -> None:
     """Autograde one submission; never raises (an unexpected error becomes the outcome's reason)."""
     start = time.perf_counter()
     runtime = Path(tempfile.mkdtemp(prefix="sqk-"))  # the kernel's sockets: private to this submission
-    env = {name: str(threads) for name in THREAD_VARS}  # the sandbox sets them too; this is for --unsafe
+    env = sandbox.thread_env(threads)  # the sandbox sets them too; this is for --unsafe
     args = list(extra)
     if jupyter_path is not None:
         env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(jupyter_path), os.environ.get("JUPYTER_PATH")) if p)

@@ -34,6 +34,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -344,8 +345,6 @@ def warm_cache(course: Path, assignment: str, timeout: int = 900) -> list[str]:
     code = ("import nbformat, sys; from nbclient import NotebookClient; nb = nbformat.read(sys.argv[1], 4); "
             "NotebookClient(nb, timeout=600, kernel_name='python3', allow_errors=True, "
             "resources={'metadata': {'path': sys.argv[2]}}).execute()")
-    import tempfile
-
     with tempfile.TemporaryDirectory() as scratch:
         env = dict(os.environ, NBGRADER_EXECUTION="autograde")
         try:

@@ -86,6 +86,14 @@ def bwrap() -> str | None:
 _WORKING: list[str] = []
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """The variables that set torch's and the BLAS libraries' thread counts."""
+    return {name: str(threads) for name in THREAD_VARS}
+
+
 def data_dir() -> Path:
     """The seqlab data cache the kernels read (read-only): ``$SEQLAB_DATA`` or ``~/.cache/seqlab``."""
     return Path(os.environ.get("SEQLAB_DATA") or Path.home() / ".cache" / "seqlab").resolve()
@@ -127,8 +135,7 @@ def bwrap_args(cwd: Path, runtime: Path, limits: Limits, course: Path | None = N
     env = {"PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin", "HOME": HOME, "USER": "student", "LANG": "C.UTF-8",
            "TMPDIR": "/tmp", "MPLCONFIGDIR": f"{HOME}/.config/matplotlib", "PYTHONDONTWRITEBYTECODE": "1",
            "PYDEVD_DISABLE_FILE_VALIDATION": "1", "SEQLAB_DATA": str(data_dir())}
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-        env[name] = str(limits.threads)
+    env.update(thread_env(limits.threads))
     for name, value in os.environ.items():  # what the course's code reads about how it runs
         if name.startswith("SEQLAB_") and name != "SEQLAB_DATA" or name in ("NBGRADER_EXECUTION", "PYTHONHASHSEED"):
             env[name] = value
