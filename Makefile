@@ -1,5 +1,6 @@
 # 序列模型（Sequence Models）: every workflow is one command.
 #   make book     build the site into _build/html (executes every notebook, "fast" profile)
+#   make pdf      the whole book as one PDF, _build/pdf/sequence-models.pdf (after make book)
 #   make test     the whole suite: package, notebooks, book build, assignments
 #   make release  generate exercises/ from solutions/ (all, or A=a01-embedding)
 #   make collect  copy a folder or LMS zip of notebooks into submitted/ (A=..., FROM=...)
@@ -8,6 +9,9 @@
 #   make feedback feedback HTML per student;  make export  grades.csv
 #   make bench    timings and quality numbers, printed as tables
 #   make serve    serve _build/html on http://localhost:8000
+#   make test-oldest  the package's tests and one notebook per chapter at the oldest versions
+#                 pyproject.toml allows, installed the way Colab's set-up cell does
+#   make gpu-check    on a CUDA machine: GPU tests and every notebook in the full profile, timed
 #   make sync-url write the repository URL of _config.yml into every notebook's Colab cell
 
 PYTHON ?= python3
@@ -23,7 +27,7 @@ export PYTHONHASHSEED ?= 0
 # nbgrader and jupyter-book call tools (alembic, jupyter) by name: find them in the venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: all venv book test release collect grade feedback export bench serve sync-url clean
+.PHONY: all venv book pdf test test-oldest gpu-check release collect grade feedback export bench serve sync-url clean
 
 all: test
 
@@ -38,8 +42,17 @@ $(STAMP): requirements.txt pyproject.toml
 venv: $(STAMP)
 
 book: $(STAMP)
-	$(PY) -m seqlab.course mathjax
 	$(BIN)/jupyter-book build . --builder html
+
+pdf: $(STAMP)
+	$(BIN)/jupyter-book build . --builder singlehtml
+	$(PY) -m seqlab.course pdf
+
+test-oldest: $(STAMP)
+	$(PY) tests/oldest/run.py
+
+gpu-check: $(STAMP)
+	$(PY) bench/gpu_check.py
 
 test: $(STAMP)
 	$(PY) -m pytest
