@@ -16,6 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
+PDF_NAME = "sequence-models.pdf"
 
 
 def toc_files() -> list[str]:
@@ -27,13 +28,13 @@ NOTEBOOKS = [f for f in toc_files() if (ROOT / f"{f}.ipynb").exists()]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    from seqlab.course import install_mathjax
-
-    install_mathjax(ROOT)  # math renders offline: MathJax from npm into _static/mathjax
+    # A plain `jupyter-book build .` (only output and strictness flags added): nothing runs before it,
+    # MathJax comes from the book's own Sphinx extension (seqlab.sphinxext).
+    shutil.rmtree(ROOT / "_static" / "mathjax", ignore_errors=True)  # left by older `make book`s
     out = tmp_path_factory.mktemp("site")
     env = dict(os.environ, SEQLAB_PROFILE="fast", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     env.pop("MPLBACKEND", None)  # notebook kernels must keep their inline backend to show plots
-    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "--builder", "html",
+    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".",
                            "--path-output", str(out), "-W", "-n", "--keep-going"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     log = proc.stdout[-6000:] + proc.stderr[-6000:]
@@ -135,6 +136,8 @@ def test_no_page_has_a_broken_internal_link(site):
         for href in re.findall(r'(?:href|src)="([^"#?]+)(?:[#?][^"]*)?"', page.read_text(encoding="utf-8")):
             if re.match(r"^[a-z]+:", href) or href.startswith("//"):
                 continue  # external (http:, mailto:, data:)
+            if href.endswith(PDF_NAME):
+                continue  # `make pdf` puts it there after the site; test_the_intro_page_links_the_pdf checks it
             target = (page.parent / html.unescape(href)).resolve()
             if not target.exists():
                 broken.append(f"{page.relative_to(html_root)} -> {href}")
@@ -184,6 +187,9 @@ def test_in_a_browser_a_chapter_shows_chinese_math_and_a_plot(browser):
     rendered = page.evaluate("Array.from(document.querySelectorAll('mjx-container'))"
                              ".filter(e => e.getBoundingClientRect().width > 0).length")
     assert rendered >= 5, "MathJax (served from _static/mathjax) did not typeset the formulas"
+    assert page.evaluate("document.querySelector('mjx-container mjx-math') !== null")
+    prose = page.evaluate("Array.from(document.querySelectorAll('main p, main div.math')).map(e => e.innerText).join(' ')")
+    assert "\\frac" not in prose and "\\partial" not in prose, "raw TeX left in the page: MathJax did not typeset it"
     assert "梯度" in page.inner_text("main")
     plots = page.locator(".cell_output img")
     assert plots.count() >= 1
@@ -211,3 +217,84 @@ def test_in_a_browser_searching_gradient_lists_the_rnn_chapter(browser):
     links = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.href)")
     assert any("/book/02-rnn/" in link for link in links), links[:10]
     page.screenshot(path=str(screens / "search-gradient.png"))
+
+
+# ---- the PDF (make pdf): the single-page build printed by the same headless Chromium ----
+
+PDF_HINT = ("the PDF test needs Chromium, Playwright, Noto CJK fonts and poppler's pdftotext: "
+            "`apt-get install chromium fonts-noto-cjk poppler-utils`; .ci/run installs them on CI")
+
+
+def _chapter_indexes() -> list[Path]:
+    return sorted(ROOT.glob("book/0[1-9]-*/index.md"))
+
+
+def _first_sentence(markdown: Path) -> str:
+    """The first Chinese prose sentence after a chapter's title, markup removed."""
+    for line in markdown.read_text(encoding="utf-8").splitlines()[1:]:
+        line = re.sub(r"\{\w+\}`[^`]*`|`[^`]*`|\$[^$]*\$|\*\*|[\[\]]|\([^)]*\.(?:md|ipynb)\)", "", line).strip()
+        if re.search(r"[\u4e00-\u9fff]{6}", line) and not line.startswith(("#", "|", ":", "```", "-")):
+            return re.split(r"[，。：；！？]", line)[0]
+    raise AssertionError(f"{markdown} has no prose line")
+
+
+@pytest.fixture(scope="module")
+def pdf(site) -> dict:
+    from seqlab.course_pdf import find_chromium, print_book
+
+    tools = [find_chromium(), shutil.which("pdftotext"), shutil.which("pdfinfo")]
+    if None in tools or not shutil.which("fc-list") or "CJK" not in subprocess.run(
+            ["fc-list"], capture_output=True, text=True).stdout:
+        if os.environ.get("CI"):
+            pytest.fail(PDF_HINT)
+        pytest.skip(PDF_HINT)
+    out = site.parent
+    env = dict(os.environ, SEQLAB_PROFILE="fast", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env.pop("MPLBACKEND", None)
+    # the same --path-output as the site: notebooks come from its execution cache, not run again
+    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "--builder", "singlehtml",
+                           "--path-output", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, f"singlehtml build failed:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
+    path = print_book(site, root=ROOT)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return {"path": path, "info": dict(re.findall(r"^([^:]+):\s*(.*)$", info, re.M)), "text": text,
+            "flat": re.sub(r"\s+", "", text)}
+
+
+def test_the_pdf_is_an_a4_book_with_page_numbers_and_an_outline(pdf):
+    pages = int(pdf["info"]["Pages"])
+    assert pages >= 150, pdf["info"]
+    assert "A4" in pdf["info"]["Page size"]
+    assert f"1 / {pages}" in pdf["text"] and f"{pages} / {pages}" in pdf["text"], "footer page numbers missing"
+    assert b"/Outlines" in pdf["path"].read_bytes(), "no PDF outline (bookmarks)"
+
+
+def test_the_pdf_has_every_chapter_and_its_chinese_text(pdf):
+    flat = pdf["flat"]
+    assert "目錄" in flat, "no table of contents"
+    for index in _chapter_indexes():
+        title = index.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
+        assert re.sub(r"\s+", "", title) in flat, f"chapter {title!r} is not in the PDF"
+        sentence = re.sub(r"\s+", "", _first_sentence(index))
+        assert sentence in flat, f"Chinese prose of {index.parent.name} lost in the PDF: {sentence!r}"
+    # a lesson's prose and a glued number next to its words, from notebooks (not only the Markdown pages)
+    assert re.search(r"跳躍式模型的鄰近詞P@5是[\d.]+%", flat), "the skip-gram lesson's glued sentence is missing"
+    assert len(re.findall(r"[\u4e00-\u9fff]", pdf["text"])) > 100_000
+
+
+def test_the_pdf_has_typeset_formulas_and_plots(pdf):
+    text = pdf["text"]
+    prose = re.sub(r"set_[xy]?label\(r\"[^\n]*|set_title\(r\"[^\n]*", "", text)  # raw TeX in plotting code is fine
+    assert "\\frac" not in prose and "\\sum" not in prose and "\\[" not in prose, "raw TeX in the PDF"
+    assert text.count("∂") >= 20 and "tanh" in text, "typeset formulas (∂, tanh) missing"
+    images = len(re.findall(rb"/Subtype\s*/Image", pdf["path"].read_bytes()))
+    assert images >= 30, f"only {images} images (plots) in the PDF"
+
+
+def test_the_intro_page_links_the_pdf(site, pdf):
+    intro = site / "html" / "book/00-intro/index.html"
+    hrefs = [h for h in re.findall(r'href="([^"]+)"', intro.read_text(encoding="utf-8")) if h.endswith(PDF_NAME)]
+    assert hrefs, "the intro page has no link to the PDF"
+    assert all((intro.parent / h).resolve() == (site / "html" / PDF_NAME).resolve() for h in hrefs), hrefs
+    assert (site / "html" / PDF_NAME).read_bytes() == pdf["path"].read_bytes()

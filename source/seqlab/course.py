@@ -28,28 +28,41 @@ COLAB_METADATA = {"accelerator": "GPU", "colab": {"provenance": [], "gpuType": "
 MATHJAX = ("mathjax", "3.2.2", "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09")
 
 
-def install_mathjax(root: Path) -> Path:
-    """Put MathJax 3 (its ``es5`` build) into ``<root>/_static/mathjax`` so the site renders math
-    without a CDN (``mathjax_path`` in ``_config.yml`` points there). The npm tarball is fetched
-    once with ``npm pack`` into the seqlab cache and checked by sha256."""
+def install_mathjax() -> Path:
+    """A static folder holding ``mathjax/`` (MathJax 3's ``es5`` build), for ``html_static_path``.
+
+    The npm tarball is fetched once with ``npm pack`` into the seqlab cache and checked by sha256;
+    it is unpacked next to it (once, atomically, so parallel builds share it). The Sphinx extension
+    :mod:`seqlab.sphinxext` calls this for every HTML build, so the site renders math without a CDN.
+    """
+    import os
     import shutil
     import tarfile
+    import tempfile
 
-    from seqlab.data.cache import npm_tarball
+    from seqlab.data.cache import cache_dir, npm_tarball
 
     name, version, sha = MATHJAX
     tarball = npm_tarball(name, version, sha, "The site's math (MathJax)")
-    target = root / "_static" / "mathjax"
-    stamp = target / f".{version}"
-    if not stamp.exists():
-        shutil.rmtree(target, ignore_errors=True)
+    static_root = cache_dir() / f"{name}-{version}-static"
+    if (static_root / "mathjax" / "tex-chtml.js").is_file():
+        return static_root
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir()))
+    try:
+        target = scratch / "mathjax"
         with tarfile.open(tarball) as tar:
             for member in tar.getmembers():
                 if member.isfile() and member.name.startswith("package/es5/"):
                     member.name = member.name[len("package/es5/"):]
                     tar.extract(member, target, filter="data")
-        stamp.touch()
-    return target
+        try:
+            os.rename(scratch, static_root)
+        except OSError:  # another build got there first
+            if not (static_root / "mathjax" / "tex-chtml.js").is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return static_root
 
 
 def repository(root: Path) -> tuple[str, str]:
@@ -138,11 +151,14 @@ def sync_url(root: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seqlab.course", description=__doc__)
-    parser.add_argument("command", choices=["sync-url", "check", "mathjax"])
+    parser.add_argument("command", choices=["sync-url", "check", "pdf"])
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
-    if args.command == "mathjax":
-        print(f"MathJax in {install_mathjax(args.root)}")
+    if args.command == "pdf":
+        from seqlab.course_pdf import print_book
+
+        pdf = print_book(args.root / "_build")
+        print(f"wrote {pdf}")
         return 0
     if args.command == "sync-url":
         print(f"updated {sync_url(args.root)} notebook(s) to {repository(args.root)[0]}")
