@@ -13,43 +13,47 @@ from _edits import variant as _variant  # noqa: E402  (tests/wrong_answers is on
 
 
 # ---- task 1: rnn_forward (answer cell "rnn-forward") -------------------------------------------------
+# The lessons' convention: h_t = tanh(W_ih x_t + W_hh h_{t-1} + b) with column vectors, W_ih (H, I), W_hh (H, H);
+# batch in rows, so the code is x_t @ W_ih.T + h @ W_hh.T + b.
 
 _FORWARD = '''
-def rnn_forward(x, h0, W_xh, W_hh, b):
+def rnn_forward(x, h0, W_ih, W_hh, b):
     if x.ndim != 3 or h0.ndim != 2:
         raise ValueError("x must be (B, T, I) and h0 (B, H)")
     B, T, I = x.shape
     H = h0.shape[1]
-    for name, array, shape in (("h0", h0, (B, H)), ("W_xh", W_xh, (I, H)), ("W_hh", W_hh, (H, H)), ("b", b, (H,))):
+    for name, array, shape in (("h0", h0, (B, H)), ("W_ih", W_ih, (H, I)), ("W_hh", W_hh, (H, H)), ("b", b, (H,))):
         if array.shape != shape:
             raise ValueError(f"{name} must have shape {shape}")
-    hs = np.empty((B, T, H), dtype=np.result_type(x, h0, W_xh, W_hh, b))
+    hs = np.empty((B, T, H), dtype=np.result_type(x, h0, W_ih, W_hh, b))
     h = h0  # (B, H)
     for t in range(T):
-        h = np.tanh(x[:, t] @ W_xh + h @ W_hh + b)  # (B, H)
+        h = np.tanh(x[:, t] @ W_ih.T + h @ W_hh.T + b)  # (B, H)
         hs[:, t] = h
     return hs
 '''
 
 FORWARD = [
     ("torch imported inside the function (the task says NumPy only)",
-     _variant(_FORWARD, ("    hs = np.empty((B, T, H), dtype=np.result_type(x, h0, W_xh, W_hh, b))\n"
+     _variant(_FORWARD, ("    hs = np.empty((B, T, H), dtype=np.result_type(x, h0, W_ih, W_hh, b))\n"
                          "    h = h0  # (B, H)\n"
                          "    for t in range(T):\n"
-                         "        h = np.tanh(x[:, t] @ W_xh + h @ W_hh + b)  # (B, H)\n"
+                         "        h = np.tanh(x[:, t] @ W_ih.T + h @ W_hh.T + b)  # (B, H)\n"
                          "        hs[:, t] = h\n"
                          "    return hs\n",
                          "    import torch\n"
-                         "    xt, h, Wx, Wh, bt = (torch.from_numpy(a) for a in (x, h0, W_xh, W_hh, b))\n"
+                         "    xt, h, Wx, Wh, bt = (torch.from_numpy(a) for a in (x, h0, W_ih, W_hh, b))\n"
                          "    out = []\n"
                          "    for t in range(T):\n"
-                         "        h = torch.tanh(xt[:, t] @ Wx + h @ Wh + bt)\n"
+                         "        h = torch.tanh(xt[:, t] @ Wx.T + h @ Wh.T + bt)\n"
                          "        out.append(h)\n"
                          "    return torch.stack(out, dim=1).numpy()\n"))),
     ("torch.tanh under another name, imported at the top of the cell (NumPy only)",
      "from torch import tanh as _tanh, from_numpy as _from_numpy\n" + _variant(
-         _FORWARD, ("h = np.tanh(x[:, t] @ W_xh + h @ W_hh + b)", "h = _tanh(_from_numpy(x[:, t] @ W_xh + h @ W_hh + b)).numpy()"))),
-    ("the recurrent weight used transposed: h @ W_hh.T", _variant(_FORWARD, ("h @ W_hh + b", "h @ W_hh.T + b"))),
+         _FORWARD, ("h = np.tanh(x[:, t] @ W_ih.T + h @ W_hh.T + b)",
+                    "h = _tanh(_from_numpy(x[:, t] @ W_ih.T + h @ W_hh.T + b)).numpy()"))),
+    ("the row-vector habit h @ W_hh: computes W_hh^T h_{t-1}, the recurrent weight transposed",
+     _variant(_FORWARD, ("h @ W_hh.T + b", "h @ W_hh + b"))),
     ("b's shape not checked, so a (1, H) bias broadcasts silently",
      _variant(_FORWARD, (', ("b", b, (H,))):', '):'))),
 ]
@@ -57,48 +61,53 @@ FORWARD = [
 # ---- task 2: rnn_backward (answer cell "rnn-backward") -----------------------------------------------
 
 _BACKWARD = '''
-def rnn_backward(x, h0, W_xh, W_hh, b, hs, dhs):
+def rnn_backward(x, h0, W_ih, W_hh, b, hs, dhs):
     if x.ndim != 3 or h0.ndim != 2:
         raise ValueError("x must be (B, T, I) and h0 (B, H)")
     B, T, I = x.shape
     H = h0.shape[1]
-    for name, array, shape in (("h0", h0, (B, H)), ("W_xh", W_xh, (I, H)), ("W_hh", W_hh, (H, H)), ("b", b, (H,)),
+    for name, array, shape in (("h0", h0, (B, H)), ("W_ih", W_ih, (H, I)), ("W_hh", W_hh, (H, H)), ("b", b, (H,)),
                                ("hs", hs, (B, T, H)), ("dhs", dhs, (B, T, H))):
         if array.shape != shape:
             raise ValueError(f"{name} must have shape {shape}")
-    dW_xh, dW_hh, db = np.zeros_like(W_xh), np.zeros_like(W_hh), np.zeros_like(b)
+    dW_ih, dW_hh, db = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b)
     dx = np.zeros_like(x)  # (B, T, I)
-    dh_next = np.zeros_like(h0)  # (B, H)
+    delta_next = np.zeros_like(h0)  # (B, H)
     for t in reversed(range(T)):
         h_prev = hs[:, t - 1] if t > 0 else h0  # (B, H)
-        dh = dhs[:, t] + dh_next  # (B, H)
-        delta = dh * (1.0 - hs[:, t] ** 2)  # (B, H)
-        dW_xh += x[:, t].T @ delta  # (I, H)
-        dW_hh += h_prev.T @ delta  # (H, H)
-        db += delta.sum(axis=0)  # (H,)
-        dx[:, t] = delta @ W_xh.T  # (B, I)
-        dh_next = delta @ W_hh.T  # (B, H)
-    return {"dW_xh": dW_xh, "dW_hh": dW_hh, "db": db, "dh0": dh_next, "dx": dx}
+        delta = dhs[:, t] + delta_next  # (B, H)
+        da = delta * (1.0 - hs[:, t] ** 2)  # (B, H)
+        dW_ih += da.T @ x[:, t]  # (H, I)
+        dW_hh += da.T @ h_prev  # (H, H)
+        db += da.sum(axis=0)  # (H,)
+        dx[:, t] = da @ W_ih  # (B, I)
+        delta_next = da @ W_hh  # (B, H)
+    return {"dW_ih": dW_ih, "dW_hh": dW_hh, "db": db, "dh0": delta_next, "dx": dx}
 '''
 
 BACKWARD = [
-    ("dh = dhs[:, t]; dh += ... writes into dhs (a view)",
-     _variant(_BACKWARD, ("        dh = dhs[:, t] + dh_next  # (B, H)\n", "        dh = dhs[:, t]\n        dh += dh_next  # (B, H)\n"))),
+    ("delta = dhs[:, t]; delta += ... writes into dhs (a view)",
+     _variant(_BACKWARD, ("        delta = dhs[:, t] + delta_next  # (B, H)\n",
+                          "        delta = dhs[:, t]\n        delta += delta_next  # (B, H)\n"))),
     ("tanh' taken at the previous state: 1 - h_{t-1}^2", _variant(_BACKWARD, ("(1.0 - hs[:, t] ** 2)", "(1.0 - h_prev ** 2)"))),
-    ("the gradient from step t + 1 is not carried back (dh = dhs[:, t])",
-     _variant(_BACKWARD, ("dh = dhs[:, t] + dh_next", "dh = dhs[:, t] + 0.0"))),
+    ("the gradient from step t + 1 is not carried back (delta = dhs[:, t])",
+     _variant(_BACKWARD, ("delta = dhs[:, t] + delta_next", "delta = dhs[:, t] + 0.0"))),
+    ("dW_hh by the row-vector formula h_prev.T @ da: the transpose of dL/dW_hh (same shape, so no error)",
+     _variant(_BACKWARD, ("dW_hh += da.T @ h_prev", "dW_hh += h_prev.T @ da"))),
+    ("the gradient carried back with W_hh.T (da @ W_hh.T is W_hh da, not W_hh^T da)",
+     _variant(_BACKWARD, ("delta_next = da @ W_hh  #", "delta_next = da @ W_hh.T  #"))),
     ("torch autograd inside the function (the task says NumPy only)",
-     _variant(_BACKWARD, ("    dW_xh, dW_hh, db = np.zeros_like(W_xh), np.zeros_like(W_hh), np.zeros_like(b)\n",
+     _variant(_BACKWARD, ("    dW_ih, dW_hh, db = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b)\n",
                           "    import torch\n"
-                          "    ts = [torch.tensor(a, requires_grad=True) for a in (x, h0, W_xh, W_hh, b)]\n"
+                          "    ts = [torch.tensor(a, requires_grad=True) for a in (x, h0, W_ih, W_hh, b)]\n"
                           "    h, out = ts[1], []\n"
                           "    for t in range(T):\n"
-                          "        h = torch.tanh(ts[0][:, t] @ ts[2] + h @ ts[3] + ts[4])\n"
+                          "        h = torch.tanh(ts[0][:, t] @ ts[2].T + h @ ts[3].T + ts[4])\n"
                           "        out.append(h)\n"
                           "    (torch.stack(out, 1) * torch.tensor(dhs)).sum().backward()\n"
                           "    gx, gh0, gWx, gWh, gb = (t.grad.numpy() for t in ts)\n"
-                          "    return {'dW_xh': gWx, 'dW_hh': gWh, 'db': gb, 'dh0': gh0, 'dx': gx}\n"
-                          "    dW_xh, dW_hh, db = np.zeros_like(W_xh), np.zeros_like(W_hh), np.zeros_like(b)\n"))),
+                          "    return {'dW_ih': gWx, 'dW_hh': gWh, 'db': gb, 'dh0': gh0, 'dx': gx}\n"
+                          "    dW_ih, dW_hh, db = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b)\n"))),
 ]
 
 # ---- task 3: lstm_step (answer cell "lstm-step") ---------------------------------------------------------
