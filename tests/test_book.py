@@ -36,7 +36,7 @@ def site(tmp_path_factory) -> Path:
     env.pop("MPLBACKEND", None)  # notebook kernels must keep their inline backend to show plots
     proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".",
                            "--path-output", str(out), "-W", "-n", "--keep-going"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000)
     log = proc.stdout[-6000:] + proc.stderr[-6000:]
     assert proc.returncode == 0, f"jupyter-book build failed:\n{log}"
     return out / "_build"
@@ -253,7 +253,7 @@ def pdf(site) -> dict:
     env.pop("MPLBACKEND", None)
     # the same --path-output as the site: notebooks come from its execution cache, not run again
     proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "--builder", "singlehtml",
-                           "--path-output", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+                           "--path-output", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000)
     assert proc.returncode == 0, f"singlehtml build failed:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
     path = print_book(site, root=ROOT)
     info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
