@@ -17,6 +17,9 @@
    and the wall time of grading a synthetic class (default 100 submissions of a01) in parallel
    workers, without and with the kernel sandbox, one after the other, and the ratio of the two
    (`--class-only` runs just that).
+9. The package at the oldest versions pyproject.toml allows: `tests/oldest/run.py` (`make test-oldest`)
+   run whole, its tables and its wall time (a fresh environment downloads about 3 GB; `--skip-oldest`
+   leaves it out, `--oldest-only` runs just that).
 
 Timings on a shared machine are noisy: compare numbers from one run, not across runs.
 """
@@ -242,12 +245,33 @@ def recurrent_speed(rounds: int = 5) -> list[str]:
     return rows
 
 
+def oldest() -> bool:
+    """Section 9: tests/oldest/run.py as `make test-oldest` runs it, its headings one level down."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "oldest" / "run.py")], cwd=ROOT, env=env(),
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    print(f"\n## The package at its oldest versions (`make test-oldest`): {seconds:.0f} s, "
+          f"{'passed' if proc.returncode == 0 else f'FAILED (exit {proc.returncode})'}\n")
+    for line in proc.stdout.splitlines():
+        if not line.startswith("# "):
+            print("#" + line if line.startswith("## ") else line)
+    if proc.returncode != 0:
+        print("\n```\n" + proc.stderr[-3000:] + "\n```")
+    return proc.returncode == 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-grading", action="store_true")
     parser.add_argument("--class-size", type=int, default=100, help="synthetic class graded in parallel (0: skip)")
     parser.add_argument("--class-only", action="store_true", help="only the class-grading benchmark")
+    parser.add_argument("--skip-oldest", action="store_true", help="leave out the oldest-versions run")
+    parser.add_argument("--oldest-only", action="store_true", help="only the oldest-versions run")
     args = parser.parse_args()
+    if args.oldest_only:
+        print(f"# The package at its oldest versions\n\nmachine: {machine()}")
+        sys.exit(0 if oldest() else 1)
     if args.class_only:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"# Grading a class\n\nmachine: {machine()}\n")
@@ -354,6 +378,9 @@ def main() -> None:
                 print(f"\n## A synthetic class of {args.class_size}, `python -m seqlab.grading grade`\n")
                 print(CLASS_HEADER)
                 print("\n".join(class_rows(work, args.class_size)))
+
+    if not args.skip_oldest:
+        oldest()
 
 
 if __name__ == "__main__":
