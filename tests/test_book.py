@@ -240,7 +240,8 @@ def _first_sentence(markdown: Path) -> str:
 
 @pytest.fixture(scope="module")
 def pdf(site) -> dict:
-    from seqlab.course_pdf import find_chromium, print_book
+    from seqlab.course_pdf import PDF_NAME as pdf_name
+    from seqlab.course_pdf import find_chromium
 
     tools = [find_chromium(), shutil.which("pdftotext"), shutil.which("pdfinfo")]
     if None in tools or not shutil.which("fc-list") or "CJK" not in subprocess.run(
@@ -255,7 +256,11 @@ def pdf(site) -> dict:
     proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "--builder", "singlehtml",
                            "--path-output", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000)
     assert proc.returncode == 0, f"singlehtml build failed:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
-    path = print_book(site, root=ROOT)
+    # as `make pdf` does, in its own process (the browser fixture's Playwright is still running in this one)
+    proc = subprocess.run([sys.executable, "-m", "seqlab.course", "pdf", "--root", str(ROOT), "--build", str(site)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, f"printing the PDF failed:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
+    path = site / "pdf" / pdf_name
     info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
     text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True).stdout
     return {"path": path, "info": dict(re.findall(r"^([^:]+):\s*(.*)$", info, re.M)), "text": text,

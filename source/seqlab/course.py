@@ -153,11 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seqlab.course", description=__doc__)
     parser.add_argument("command", choices=["sync-url", "check", "pdf"])
     parser.add_argument("--root", type=Path, default=Path.cwd())
+    parser.add_argument("--build", type=Path, default=None, help="pdf: the build folder (default <root>/_build)")
     args = parser.parse_args(argv)
     if args.command == "pdf":
         from seqlab.course_pdf import print_book
 
-        pdf = print_book(args.root / "_build")
+        pdf = print_book(args.build or args.root / "_build", root=args.root)
         print(f"wrote {pdf}")
         return 0
     if args.command == "sync-url":
