@@ -150,11 +150,9 @@ BROWSER_HINT = ("the browser test needs Chromium and Playwright: `apt-get instal
 
 @pytest.fixture(scope="module")
 def browser(site):
-    import functools
-    import http.server
-    import threading
+    from seqlab.course_pdf import find_chromium, serve_folder
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = find_chromium()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -163,19 +161,13 @@ def browser(site):
         if os.environ.get("CI"):
             pytest.fail(BROWSER_HINT)
         pytest.skip(BROWSER_HINT)
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(site / "html"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, base = serve_folder(site / "html")
     screens = ROOT / "_build" / "screens"
     screens.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = b.new_page(viewport={"width": 1280, "height": 900})
-        yield page, f"http://127.0.0.1:{server.server_address[1]}", screens
+        yield page, base, screens
         b.close()
     server.shutdown()
 

@@ -124,6 +124,24 @@ def toc_parts(root: Path) -> tuple[str, list[dict]]:
     return config.get("title", ""), parts
 
 
+def serve_folder(folder: Path, aliases: dict[str, Path] | None = None):
+    """Serve ``folder`` on a free localhost port in a daemon thread, quietly; ``aliases`` maps URL
+    paths to files. Returns ``(server, base_url)``; call ``server.shutdown()`` when done."""
+    aliases = aliases or {}
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def translate_path(self, path):
+            alias = aliases.get(path.split("?", 1)[0])
+            return str(alias) if alias is not None else super().translate_path(path)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -149,19 +167,9 @@ def print_book(build: Path, root: Path | None = None, out: Path | None = None) -
     out = Path(out) if out is not None else build / "pdf" / PDF_NAME
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        # singlehtml writes the root document at its own path (book/00-intro/index.html) but with
-        # every link relative to the build's top (_static/, _images/): serve it as the top's page.
-        def translate_path(self, path):
-            if path.split("?", 1)[0] in ("/", "/index.html"):
-                return str(page_file)
-            return super().translate_path(path)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(single)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # singlehtml writes the root document at its own path (book/00-intro/index.html) but with every
+    # link relative to the build's top (_static/, _images/): serve it as the top's page.
+    server, base = serve_folder(single, {"/": page_file, "/index.html": page_file})
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=[
@@ -169,7 +177,7 @@ def print_book(build: Path, root: Path | None = None, out: Path | None = None) -
                 "--disable-sync", "--no-first-run"])
             try:
                 page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html",
+                page.goto(f"{base}/index.html",
                           wait_until="load", timeout=300_000)
                 page.add_style_tag(content=PRINT_CSS)
                 found = page.evaluate(TOC_JS, [title, parts, parts[0]["docs"][0][0]])
